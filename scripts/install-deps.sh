@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs every build, test and benchmark dependency of LoadPilot from Debian 12
+# packages (and autocannon from npm, for benchmarks only). Idempotent: packages that
+# are already installed are skipped, so a second run does no network work.
+set -euo pipefail
+
+BUILD_PKGS=(
+  build-essential cmake ninja-build pkg-config
+  libssl-dev                      # TLS for https:// targets
+  nlohmann-json3-dev              # plan / snapshot JSON (kept out of widely included headers)
+  libcli11-dev                    # command-line parsing
+  libcpp-httplib-dev              # loadpilot-target, control-plane HTTP
+  libgtest-dev googletest         # unit tests
+  python3.11-dev pybind11-dev     # embedded CPython in the CLI
+)
+TEST_PKGS=(
+  python3 python3-pytest          # black-box CLI tests (Debian's /usr/bin/python3)
+  nginx-light                     # integration target (plain + TLS)
+  openssl curl time procps        # throw-away certificates, probes, CPU accounting
+)
+BENCH_PKGS=(
+  wrk hey python3-locust util-linux   # peers and taskset
+)
+
+want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+[[ "${LOADPILOT_BENCH_DEPS:-0}" == 1 ]] && want+=("${BENCH_PKGS[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#want[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 2; }
+  SUDO=sudo
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,82 @@
+#pragma once
+// The plan: everything the engine needs to run a test, and nothing about Python.
+// It is what `loadpilot-coordinator` reads on stdin, what POST /run takes, and what
+// the CLI builds from a scenario file. JSON lives in plan_json.hpp.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lp::core {
+
+/// Header name/value pairs in the order they are sent.
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+enum class Mode : std::uint8_t { Ramp, Constant, Step, Spike };
+
+/// One HTTP call of a chained task (a task body that makes several calls).
+struct Request {
+  std::string method = "GET";
+  std::string url;          ///< path relative to target_url ("/api/x?q=1") or absolute URL
+  Headers headers;
+  std::string body;         ///< sent as-is; Content-Length is added when non-empty
+};
+
+struct Task {
+  std::string name;
+  double weight = 1.0;      ///< relative share of iterations; > 0
+  std::string method = "GET";
+  std::string url;          ///< as Request::url
+  Headers headers;
+  std::string body_template;
+  /// When non-empty, one iteration of the task is this chain of calls, made in order
+  /// on one connection; method/url/headers/body_template then describe the first call.
+  std::vector<Request> requests;
+};
+
+/// One pre-authenticated virtual user: what its on_start left behind, per task.
+/// Its headers are merged over the task's (same name wins) and its URL replaces the
+/// task's first call URL.
+struct VUserConfig {
+  std::map<std::string, Headers> task_headers;
+  std::map<std::string, std::string> task_urls;
+};
+
+struct Thresholds {
+  std::optional<double> p50_ms, p95_ms, p99_ms, max_ms;
+  std::optional<double> error_rate;  ///< percent, 0..100
+  bool empty() const { return !p50_ms && !p95_ms && !p99_ms && !max_ms && !error_rate; }
+};
+
+/// Engine knobs. Zero means "choose for me".
+struct EngineSettings {
+  std::uint32_t timeout_ms = 30'000;   ///< per request, connect included
+  std::uint32_t max_connections = 0;   ///< over all threads; 0 = auto
+  std::uint32_t threads = 0;           ///< event-loop threads; 0 = number of cores
+  bool insecure_tls = false;           ///< accept self-signed / mismatched certificates
+};
+
+struct Plan {
+  std::string name = "loadpilot";
+  double rps = 10.0;                 ///< iterations per second at full rate; > 0
+  double duration_secs = 60.0;
+  double ramp_up_secs = 10.0;        ///< used by mode ramp only
+  Mode mode = Mode::Ramp;
+  std::uint32_t steps = 5;           ///< used by mode step only
+  std::string target_url = "http://localhost:8000";
+  std::vector<Task> tasks;
+  std::vector<VUserConfig> vuser_configs;
+  Thresholds thresholds;
+  EngineSettings settings;
+};
+
+const char* to_string(Mode mode);
+std::optional<Mode> parse_mode(std::string_view text);
+
+/// Total wall time of the load (ramp adds ramp_up to duration).
+double total_secs(const Plan& plan);
+
+}  // namespace lp::core

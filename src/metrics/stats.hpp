@@ -1,0 +1,66 @@
+#pragma once
+// What one worker (thread, agent) has measured so far, cumulative since the start.
+// Workers own theirs; the runner copies them once a second and merges.
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "metrics/histogram.hpp"
+
+namespace lp::metrics {
+
+enum class ErrorKind : std::uint8_t {
+  Connect,   ///< could not open a connection (refused, unreachable, DNS)
+  Timeout,   ///< no complete response within timeout_ms (connect included)
+  Reset,     ///< connection reset or closed mid-response
+  Tls,       ///< TLS handshake or record failure
+  Http4xx,   ///< response status 400..499
+  Http5xx,   ///< response status >= 500
+  Protocol,  ///< the response was not valid HTTP/1.x
+  Check,     ///< a Python check_<task> raised
+  kCount
+};
+inline constexpr std::size_t kErrorKindCount = static_cast<std::size_t>(ErrorKind::kCount);
+
+/// JSON key of each kind: "connect", "timeout", "reset", "tls", "http_4xx", "http_5xx",
+/// "protocol", "check".
+std::string_view to_string(ErrorKind kind) noexcept;
+
+struct TaskStats {
+  std::uint64_t requests = 0;  ///< HTTP requests completed or failed (each call of a chain counts)
+  std::uint64_t errors = 0;
+  std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};
+  Histogram latency;  ///< from the intended (due) time to the last response byte
+  Histogram service;  ///< from the first byte written to the last response byte
+
+  void record_ok(std::uint64_t latency_us, std::uint64_t service_us) noexcept {
+    ++requests;
+    latency.record(latency_us);
+    service.record(service_us);
+  }
+  /// A failed request: counted as a request and an error; its latency is recorded
+  /// when the request got far enough to have one (HTTP errors do, connect errors do not).
+  void record_error(ErrorKind kind) noexcept {
+    ++requests;
+    ++errors;
+    ++errors_by_kind[static_cast<std::size_t>(kind)];
+  }
+  void merge(const TaskStats& other) noexcept;
+};
+
+struct RunStats {
+  std::vector<TaskStats> tasks;  ///< indexed like Plan::tasks
+  std::uint64_t iterations = 0;  ///< task iterations started
+  std::uint64_t late = 0;        ///< sent ≥ 1 ms after their due time (no free connection)
+  std::uint64_t dropped = 0;     ///< never sent: the backlog of due iterations was full
+  std::uint64_t in_flight = 0;   ///< requests on the wire at the time of the copy
+  std::uint64_t connections = 0; ///< open connections at the time of the copy
+
+  explicit RunStats(std::size_t task_count = 0) : tasks(task_count) {}
+  void merge(const RunStats& other);
+  TaskStats total() const;  ///< every task merged
+};
+
+}  // namespace lp::metrics

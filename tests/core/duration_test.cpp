@@ -1,0 +1,29 @@
+#include "core/duration.hpp"
+
+#include <gtest/gtest.h>
+
+using lp::core::format_duration;
+using lp::core::parse_duration;
+
+TEST(Duration, ParsesEveryFormTheSpecNames) {
+  EXPECT_DOUBLE_EQ(*parse_duration("90"), 90);
+  EXPECT_DOUBLE_EQ(*parse_duration("500ms"), 0.5);
+  EXPECT_DOUBLE_EQ(*parse_duration("30s"), 30);
+  EXPECT_DOUBLE_EQ(*parse_duration("2m"), 120);
+  EXPECT_DOUBLE_EQ(*parse_duration("1h"), 3600);
+  EXPECT_DOUBLE_EQ(*parse_duration("2m30s"), 150);
+  EXPECT_DOUBLE_EQ(*parse_duration("1.5s"), 1.5);
+}
+
+TEST(Duration, RejectsWhatIsNotADuration) {
+  for (const char* bad : {"", "abc", "10x", "1m30", "m", "-5s", "1..2s"}) {
+    EXPECT_FALSE(parse_duration(bad).has_value()) << bad;
+  }
+}
+
+TEST(Duration, FormatsForHumans) {
+  EXPECT_EQ(format_duration(90), "1m30s");
+  EXPECT_EQ(format_duration(30), "30s");
+  EXPECT_EQ(format_duration(0.5), "500ms");
+  EXPECT_EQ(format_duration(3600), "1h");
+}
