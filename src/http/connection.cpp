@@ -1,0 +1,249 @@
+#include "http/connection.hpp"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+namespace lp::http {
+
+namespace {
+
+constexpr std::uint32_t kEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+
+bool is_ip_literal(const std::string& host) {
+  in6_addr buf;
+  return inet_pton(AF_INET, host.c_str(), &buf) == 1 || inet_pton(AF_INET6, host.c_str(), &buf) == 1;
+}
+
+}  // namespace
+
+Connection::Connection(int epoll_fd, std::uint32_t slot, const Endpoint& endpoint, SSL_CTX* tls,
+                       ConnectionObserver& observer, char* recv_buf, std::size_t recv_cap,
+                       bool capture)
+    : epoll_fd_(epoll_fd),
+      slot_(slot),
+      endpoint_(endpoint),
+      tls_ctx_(tls),
+      observer_(observer),
+      recv_buf_(recv_buf),
+      recv_cap_(recv_cap),
+      parser_(capture) {}
+
+Connection::~Connection() { close_socket(); }
+
+void Connection::send(const char* data, std::size_t size) noexcept {
+  data_ = data;
+  size_ = size;
+  written_ = 0;
+  parser_.reset();
+  if (state_ == State::Closed) return open_socket();
+  state_ = State::Writing;
+  write_request();
+}
+
+void Connection::open_socket() noexcept {
+  ++generation_;
+  responses_ = 0;
+  fd_ = ::socket(endpoint_.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) return fail(Failure::Connect);
+  int one = 1;
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  epoll_event ev{};
+  ev.events = kEvents;
+  ev.data.u64 = tag();
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd_, &ev) != 0) return fail(Failure::Connect);
+  state_ = State::Connecting;
+  int rc = ::connect(fd_, reinterpret_cast<const sockaddr*>(&endpoint_.addr), endpoint_.addr_len);
+  if (rc == 0) return on_connected();
+  if (errno != EINPROGRESS) return fail(Failure::Connect);
+}
+
+void Connection::on_connected() noexcept {
+  if (!endpoint_.tls) {
+    state_ = State::Writing;
+    return write_request();
+  }
+  ssl_ = SSL_new(tls_ctx_);
+  if (!ssl_ || SSL_set_fd(ssl_, fd_) != 1) return fail(Failure::Tls);
+  if (!is_ip_literal(endpoint_.host)) SSL_set_tlsext_host_name(ssl_, endpoint_.host.c_str());
+  if (SSL_CTX_get_verify_mode(tls_ctx_) != SSL_VERIFY_NONE) SSL_set1_host(ssl_, endpoint_.host.c_str());
+  SSL_set_connect_state(ssl_);
+  state_ = State::Handshaking;
+  handshake();
+}
+
+void Connection::handshake() noexcept {
+  int rc = SSL_do_handshake(ssl_);
+  if (rc == 1) {
+    state_ = State::Writing;
+    return write_request();
+  }
+  int err = SSL_get_error(ssl_, rc);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return;
+  fail(Failure::Tls);
+}
+
+void Connection::write_request() noexcept {
+  if (written_ == 0) write_started_ = Clock::now();
+  while (written_ < size_) {
+    if (ssl_) {
+      int n = SSL_write(ssl_, data_ + written_, static_cast<int>(size_ - written_));
+      if (n > 0) {
+        written_ += static_cast<std::size_t>(n);
+        continue;
+      }
+      int err = SSL_get_error(ssl_, n);
+      if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) return;
+      return fail(err == SSL_ERROR_SSL ? Failure::Tls : Failure::Reset);
+    }
+    ssize_t n = ::send(fd_, data_ + written_, size_ - written_, MSG_NOSIGNAL);
+    if (n > 0) {
+      written_ += static_cast<std::size_t>(n);
+    } else if (n < 0 && errno == EAGAIN) {
+      return;  // the next writable edge resumes here
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      return fail(Failure::Reset);
+    }
+  }
+  state_ = State::Reading;
+  // TLS may already hold the response in its buffer; plain sockets wait for the edge.
+  if (ssl_ && SSL_pending(ssl_) > 0) read_response();
+}
+
+void Connection::read_response() noexcept {
+  for (;;) {
+    if (ssl_) {
+      int n = SSL_read(ssl_, recv_buf_, static_cast<int>(recv_cap_));
+      if (n > 0) {
+        if (consume(recv_buf_, static_cast<std::size_t>(n))) return;
+        continue;
+      }
+      int err = SSL_get_error(ssl_, n);
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return;
+      if (err == SSL_ERROR_ZERO_RETURN) return consume(nullptr, 0), void();
+      if (err == SSL_ERROR_SSL) return fail(Failure::Tls);
+      return consume(nullptr, 0), void();  // SSL_ERROR_SYSCALL: EOF or reset
+    }
+    ssize_t n = ::recv(fd_, recv_buf_, recv_cap_, 0);
+    if (n > 0) {
+      if (consume(recv_buf_, static_cast<std::size_t>(n))) return;
+      // A short read drained the socket: the next edge brings more.
+      if (static_cast<std::size_t>(n) < recv_cap_) return;
+    } else if (n == 0) {
+      consume(nullptr, 0);
+      return;
+    } else if (errno == EAGAIN) {
+      return;
+    } else if (errno != EINTR) {
+      consume(nullptr, 0);
+      return;
+    }
+  }
+}
+
+bool Connection::consume(const char* data, std::size_t n) noexcept {
+  if (n == 0) {  // the peer closed (or reset) the connection
+    if (parser_.finish_eof() == ParseStatus::Done) {
+      close_socket();
+      observer_.on_response(*this, parser_);
+      return true;
+    }
+    bool retryable = !parser_.started() && responses_ > 0;
+    close_socket();
+    observer_.on_failure(*this, Failure::Reset, retryable);
+    return true;
+  }
+  FeedResult r = parser_.feed(data, n);
+  if (r.status == ParseStatus::NeedMore) return false;
+  if (r.status == ParseStatus::Invalid) {
+    fail(Failure::Protocol);
+    return true;
+  }
+  // Bytes after the response were not asked for (we never pipeline): the connection
+  // is out of step, so it is not reused.
+  if (r.consumed < n || !parser_.keep_alive()) {
+    close_socket();
+  } else {
+    ++responses_;
+    state_ = State::Idle;
+  }
+  observer_.on_response(*this, parser_);
+  return true;
+}
+
+void Connection::on_event(std::uint32_t events) noexcept {
+  switch (state_) {
+    case State::Closed:
+      return;
+    case State::Connecting: {
+      if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0 ||
+          (events & (EPOLLERR | EPOLLHUP))) {
+        return fail(Failure::Connect);
+      }
+      return on_connected();
+    }
+    case State::Handshaking:
+      return handshake();
+    case State::Writing:
+      if (events & (EPOLLERR | EPOLLHUP)) return fail(Failure::Reset);
+      return write_request();
+    case State::Reading:
+      return read_response();
+    case State::Idle:
+      if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) check_idle();
+      return;
+  }
+}
+
+void Connection::check_idle() noexcept {
+  // Readable while idle: the server closed the keep-alive connection (or sent bytes we
+  // did not ask for). Either way the connection is no longer usable.
+  if (ssl_) {
+    int n = SSL_read(ssl_, recv_buf_, static_cast<int>(recv_cap_));
+    if (n <= 0) {
+      int err = SSL_get_error(ssl_, n);
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return;  // e.g. a session ticket
+    }
+    return close();
+  }
+  ssize_t n = ::recv(fd_, recv_buf_, recv_cap_, 0);
+  if (n < 0 && errno == EAGAIN) return;
+  close();
+}
+
+void Connection::expire() noexcept {
+  if (busy()) fail(Failure::Timeout);
+}
+
+void Connection::fail(Failure failure) noexcept {
+  bool retryable = (failure == Failure::Reset) && !parser_.started() && responses_ > 0;
+  close_socket();
+  observer_.on_failure(*this, failure, retryable);
+}
+
+void Connection::close() noexcept { close_socket(); }
+
+void Connection::close_socket() noexcept {
+  if (ssl_) {
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+  }
+  if (fd_ >= 0) {
+    ::close(fd_);  // also removes it from the epoll set
+    fd_ = -1;
+  }
+  state_ = State::Closed;
+}
+
+}  // namespace lp::http

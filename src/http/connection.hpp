@@ -1,0 +1,121 @@
+#pragma once
+// One HTTP/1.1 client connection driven by an edge-triggered epoll loop.
+//
+// The socket is registered once for IN|OUT|RDHUP (edge-triggered) when it is opened and
+// never re-armed: a request is written directly, and only a short write waits for the
+// next writable edge. That leaves two syscalls per request (send, recv) plus a share of
+// epoll_wait, where wrk spends four (it arms and disarms EPOLLOUT around each request).
+//
+// All of a connection's transitions live in connection.cpp; fail() is the single exit
+// path for every I/O failure (wrk's `goto error`, done with a function).
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "http/endpoint.hpp"
+#include "http/response_parser.hpp"
+
+typedef struct ssl_st SSL;          // NOLINT: OpenSSL's own forward declarations
+typedef struct ssl_ctx_st SSL_CTX;  // NOLINT
+
+namespace lp::http {
+
+using Clock = std::chrono::steady_clock;
+
+enum class Failure : std::uint8_t {
+  Connect,   ///< the TCP connection could not be opened
+  Timeout,   ///< expire() was called: the owner's deadline passed
+  Reset,     ///< closed or reset before the response was complete
+  Tls,       ///< handshake, certificate or record failure
+  Protocol,  ///< the bytes received are not an HTTP/1.x response
+};
+
+class Connection;
+
+/// What a connection tells its owner (the worker). Callbacks may call send() on the
+/// same connection (the next call of a chain, or the next due request).
+class ConnectionObserver {
+ public:
+  /// A whole response arrived. `response` is valid only during the call.
+  virtual void on_response(Connection& conn, const ResponseParser& response) noexcept = 0;
+  /// The request failed and the connection is closed. `retryable`: a reused connection
+  /// was closed before any byte of the response, i.e. the server dropped an idle
+  /// keep-alive connection and never saw the request.
+  virtual void on_failure(Connection& conn, Failure failure, bool retryable) noexcept = 0;
+
+ protected:
+  ~ConnectionObserver() = default;
+};
+
+class Connection {
+ public:
+  enum class State : std::uint8_t { Closed, Connecting, Handshaking, Writing, Reading, Idle };
+
+  /// `recv_buf` is the worker's scratch buffer, shared by all its connections (a
+  /// connection only reads inside on_event). `tls` is null for http:// endpoints.
+  Connection(int epoll_fd, std::uint32_t slot, const Endpoint& endpoint, SSL_CTX* tls,
+             ConnectionObserver& observer, char* recv_buf, std::size_t recv_cap, bool capture);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  /// Starts a request, opening the connection first when it is closed. `data` must stay
+  /// valid until the response or failure callback. Must not be called while busy().
+  void send(const char* data, std::size_t size) noexcept;
+  /// Handles an epoll event whose tag() matched this connection's current socket.
+  void on_event(std::uint32_t events) noexcept;
+  /// The owner's deadline passed: fails the request in flight with Failure::Timeout.
+  void expire() noexcept;
+  /// Closes the socket without reporting anything (idle close, shutdown).
+  void close() noexcept;
+
+  State state() const noexcept { return state_; }
+  bool busy() const noexcept { return state_ != State::Idle && state_ != State::Closed; }
+  bool open() const noexcept { return state_ != State::Closed; }
+  const Endpoint& endpoint() const noexcept { return endpoint_; }
+  /// epoll tag of the current socket: slot and a generation, so events still queued for
+  /// a socket that was closed and replaced in the same batch are recognised as stale.
+  std::uint64_t tag() const noexcept { return (std::uint64_t{slot_} << 32) | generation_; }
+  static std::uint32_t slot_of(std::uint64_t tag) noexcept { return static_cast<std::uint32_t>(tag >> 32); }
+  /// When the request's first byte was written (service time starts here).
+  Clock::time_point write_started() const noexcept { return write_started_; }
+
+  /// Owner's bookkeeping, untouched by the connection.
+  Clock::time_point deadline{};
+  void* context = nullptr;
+
+ private:
+  void open_socket() noexcept;
+  void on_connected() noexcept;
+  void handshake() noexcept;
+  void write_request() noexcept;
+  void read_response() noexcept;
+  void check_idle() noexcept;
+  /// Feeds received bytes; returns true when the request ended (response or failure).
+  bool consume(const char* data, std::size_t n) noexcept;
+  void finish() noexcept;
+  void fail(Failure failure) noexcept;
+  void close_socket() noexcept;
+
+  int epoll_fd_;
+  std::uint32_t slot_;
+  std::uint32_t generation_ = 0;
+  const Endpoint& endpoint_;
+  SSL_CTX* tls_ctx_;
+  ConnectionObserver& observer_;
+  char* recv_buf_;
+  std::size_t recv_cap_;
+
+  State state_ = State::Closed;
+  int fd_ = -1;
+  SSL* ssl_ = nullptr;
+  const char* data_ = nullptr;     ///< request bytes, owned by the plan or the caller
+  std::size_t size_ = 0;
+  std::size_t written_ = 0;
+  std::uint64_t responses_ = 0;    ///< completed on this socket: > 0 means reused
+  Clock::time_point write_started_{};
+  ResponseParser parser_;
+};
+
+}  // namespace lp::http

@@ -1,0 +1,32 @@
+#include "http/tls_context.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+namespace lp::http {
+
+Result<std::shared_ptr<TlsContext>> TlsContext::create(bool verify) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) return make_error(ErrorCode::Internal, "cannot create a TLS context");
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  // Fewer, larger reads: without it OpenSSL reads each record's header separately.
+  SSL_CTX_set_read_ahead(ctx, 1);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                            SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  if (verify) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+      SSL_CTX_free(ctx);
+      return make_error(ErrorCode::Io, "cannot load the system CA certificates",
+                        "install ca-certificates, or set insecure_tls for a self-signed target");
+    }
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  }
+  return std::shared_ptr<TlsContext>(new TlsContext(ctx, verify));
+}
+
+TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+
+}  // namespace lp::http
