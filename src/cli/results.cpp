@@ -1,0 +1,182 @@
+#include "cli/results.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/terminal.hpp"
+
+namespace lp::cli {
+namespace {
+
+// Insertion order keeps the document readable top-down: totals first, detail after.
+using Json = nlohmann::ordered_json;
+
+// Same rounding as the snapshot stream (metrics/snapshot.cpp), so a baseline and the
+// stream agree on every number. Percentages get 4 decimals because error_rate limits
+// like 0.01 % are real and 2 decimals would round them away.
+double round_to(double value, double scale) noexcept {
+  if (!std::isfinite(value)) return value;
+  return std::round(value * scale) / scale;
+}
+double ms(double v) noexcept { return round_to(v, 1000.0); }
+double secs(double v) noexcept { return round_to(v, 1000.0); }
+double rate(double v) noexcept { return round_to(v, 100.0); }
+double percent(double v) noexcept { return round_to(v, 10000.0); }
+
+Json latency_json(const metrics::LatencySummary& l) {
+  Json j = Json::object();
+  j["min_ms"] = ms(l.min_ms);
+  j["mean_ms"] = ms(l.mean_ms);
+  j["p50_ms"] = ms(l.p50_ms);
+  j["p90_ms"] = ms(l.p90_ms);
+  j["p95_ms"] = ms(l.p95_ms);
+  j["p99_ms"] = ms(l.p99_ms);
+  j["p999_ms"] = ms(l.p999_ms);
+  j["max_ms"] = ms(l.max_ms);
+  return j;
+}
+
+// Thresholds keep their unit: ms for latency keys, percent for error_rate.
+double threshold_number(const ThresholdResult& r, double v) {
+  return r.key == "error_rate" ? percent(v) : ms(v);
+}
+
+Error io_error(const std::string& path, int err) {
+  return make_error(ErrorCode::Io, "cannot write " + path + ": " + std::strerror(err),
+                    "check that the directory exists or can be created and is writable");
+}
+
+bool write_all(int fd, const std::string& content) {
+  const char* p = content.data();
+  std::size_t left = content.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string results_json(const ResultsInput& in) {
+  const auto& f = in.final;
+  const double duration = in.started_at > 0 && in.finished_at > 0
+                              ? in.finished_at - in.started_at
+                              : f.elapsed_secs;
+  const double elapsed = f.elapsed_secs > 0 ? f.elapsed_secs : duration;
+  const double rps_actual = elapsed > 0 ? static_cast<double>(f.requests_total) / elapsed : 0.0;
+
+  Json j = Json::object();
+  j["schema_version"] = kResultsSchemaVersion;
+  j["scenario"] = in.scenario;
+  j["target_url"] = in.target_url;
+  j["started_at"] = secs(in.started_at);
+  j["finished_at"] = secs(in.finished_at);
+  j["duration_secs"] = secs(duration);
+  j["plan"] = Json{{"rps", rate(in.plan_rps)},
+                   {"duration_secs", secs(in.plan_duration_secs)},
+                   {"mode", core::to_string(in.plan_mode)}};
+  j["requests_total"] = f.requests_total;
+  j["errors_total"] = f.errors_total;
+  j["error_rate"] = percent(percent_of(f.errors_total, f.requests_total));
+  j["rps_actual"] = rate(rps_actual);
+  j["rps_target"] = rate(in.plan_rps);
+  j["latency"] = latency_json(f.latency);
+  j["service_latency"] = latency_json(f.service);
+
+  Json kinds = Json::object();
+  for (std::size_t i = 0; i < metrics::kErrorKindCount; ++i) {
+    kinds[std::string(metrics::to_string(static_cast<metrics::ErrorKind>(i)))] =
+        f.errors_by_kind[i];
+  }
+  j["errors_by_kind"] = std::move(kinds);
+  j["late"] = f.late;
+  j["dropped"] = f.dropped;
+
+  Json tasks = Json::array();
+  for (const auto& t : f.tasks) {
+    tasks.push_back(Json{{"name", t.name},
+                         {"requests", t.requests},
+                         {"errors", t.errors},
+                         {"error_rate", percent(percent_of(t.errors, t.requests))},
+                         {"latency", latency_json(t.latency)}});
+  }
+  j["tasks"] = std::move(tasks);
+
+  Json thresholds = Json::array();
+  bool passed = true;
+  for (const auto& r : in.thresholds) {
+    thresholds.push_back(Json{{"key", r.key},
+                              {"limit", threshold_number(r, r.limit)},
+                              {"actual", threshold_number(r, r.actual)},
+                              {"passed", r.passed}});
+    passed = passed && r.passed;
+  }
+  j["thresholds"] = std::move(thresholds);
+  j["passed"] = passed;
+
+  const SetupStats setup = in.setup.value_or(SetupStats{});
+  j["setup"] = Json{{"requests", setup.requests}, {"errors", setup.errors}};
+
+  Json timeline = Json::array();
+  for (const auto& s : in.timeline) {
+    timeline.push_back(Json{{"elapsed_secs", secs(s.elapsed_secs)},
+                            {"current_rps", rate(s.current_rps)},
+                            {"target_rps", rate(s.target_rps)},
+                            {"requests_total", s.requests_total},
+                            {"errors_total", s.errors_total},
+                            {"p50_ms", ms(s.latency.p50_ms)},
+                            {"p95_ms", ms(s.latency.p95_ms)},
+                            {"p99_ms", ms(s.latency.p99_ms)}});
+  }
+  j["timeline"] = std::move(timeline);
+
+  // Names come from user scenario files; a stray Latin-1 byte must not lose the run.
+  return j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+Status write_file_atomic(const std::string& path, const std::string& content) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  if (target.has_parent_path()) {
+    std::error_code ec;
+    fs::create_directories(target.parent_path(), ec);
+    if (ec) return io_error(path, ec.value());
+  }
+  // Beside the target, so the rename stays on one filesystem and is atomic.
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return io_error(path, errno);
+  if (!write_all(fd, content) || ::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return io_error(path, err);
+  }
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return io_error(path, err);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return io_error(path, err);
+  }
+  return Ok{};
+}
+
+}  // namespace lp::cli

@@ -1,0 +1,62 @@
+#pragma once
+// The machine-readable outcome of a run: what --results-json writes, what
+// --save-baseline keeps in .loadpilot/baseline.json and what `compare` reads back.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/summary.hpp"
+#include "cli/thresholds.hpp"
+#include "core/plan.hpp"
+#include "core/result.hpp"
+#include "metrics/snapshot.hpp"
+
+namespace lp::cli {
+
+/// Where --save-baseline writes, relative to the working directory.
+inline constexpr const char* kBaselinePath = ".loadpilot/baseline.json";
+
+/// Version of the results document; bumped when a key changes meaning or goes away.
+inline constexpr int kResultsSchemaVersion = 1;
+
+struct ResultsInput {
+  std::string scenario;
+  std::string target_url;
+  double plan_rps = 0;                       ///< target iterations per second at full rate
+  double plan_duration_secs = 0;             ///< Plan::duration_secs (ramp_up not added)
+  core::Mode plan_mode = core::Mode::Ramp;
+  metrics::Snapshot final;                   ///< the last snapshot of the run
+  std::vector<ThresholdResult> thresholds;   ///< from evaluate_thresholds
+  std::optional<SetupStats> setup;           ///< on_start/on_stop calls, when any ran
+  double started_at = 0;                     ///< unix seconds, when the load started
+  double finished_at = 0;                    ///< unix seconds, when it ended
+  std::vector<metrics::Snapshot> timeline;   ///< every snapshot of the run, in order
+};
+
+/// The results document: one JSON object, 2-space indented, ending in a newline.
+/// Top-level keys, in this order: schema_version, scenario, target_url, started_at,
+/// finished_at, duration_secs, plan{rps, duration_secs, mode}, requests_total,
+/// errors_total, error_rate, rps_actual, rps_target, latency{min_ms, mean_ms, p50_ms,
+/// p90_ms, p95_ms, p99_ms, p999_ms, max_ms}, service_latency{same}, errors_by_kind{every
+/// kind}, late, dropped, tasks[{name, requests, errors, error_rate, latency{...}}],
+/// thresholds[{key, limit, actual, passed}], passed, setup{requests, errors},
+/// timeline[{elapsed_secs, current_rps, target_rps, requests_total, errors_total,
+/// p50_ms, p95_ms, p99_ms}].
+/// Units and rounding: error rates are percent (0 when no requests) rounded to 4
+/// decimals; milliseconds and seconds to 3; rates to 2. duration_secs is
+/// finished_at - started_at when both are set, else final.elapsed_secs; rps_actual is
+/// requests_total / final.elapsed_secs (falling back to duration_secs), 0 when neither
+/// is > 0. rps_target is plan_rps. passed is true when every threshold passed (or none
+/// is set). setup is {0, 0} when absent. NaN and infinities are written as null; invalid
+/// UTF-8 in names is replaced with U+FFFD. Does not throw.
+std::string results_json(const ResultsInput& input);
+
+/// Writes `content` to `path` so that readers see the old file or the new one, never
+/// half of it: creates missing parent directories, writes a temporary file beside
+/// `path`, flushes it to disk and renames it over `path`. On failure the temporary file
+/// is removed and the Error (ErrorCode::Io) names the path and the errno text, e.g.
+/// "cannot write out/r.json: Permission denied".
+Status write_file_atomic(const std::string& path, const std::string& content);
+
+}  // namespace lp::cli

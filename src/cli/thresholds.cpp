@@ -1,0 +1,111 @@
+#include "cli/thresholds.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <optional>
+#include <string_view>
+
+#include "cli/terminal.hpp"
+
+namespace lp::cli {
+namespace {
+
+constexpr std::string_view kValidKeys = "p50_ms, p95_ms, p99_ms, max_ms or error_rate";
+
+std::optional<double>* field_of(core::Thresholds& t, std::string_view key) {
+  if (key == "p50_ms") return &t.p50_ms;
+  if (key == "p95_ms") return &t.p95_ms;
+  if (key == "p99_ms") return &t.p99_ms;
+  if (key == "max_ms") return &t.max_ms;
+  if (key == "error_rate") return &t.error_rate;
+  return nullptr;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::optional<double> parse_number(std::string_view text) {
+  double value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc{} || ptr != end || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
+// Checks one item; on success stores the value in `out`, otherwise returns the problem.
+std::optional<std::string> apply_one(core::Thresholds& out, const std::string& item) {
+  const std::string where = "--threshold '" + item + "': ";
+  const auto eq = item.find('=');
+  if (eq == std::string::npos) {
+    return where + "expected KEY=VALUE, e.g. p99_ms=500 (keys: " + std::string(kValidKeys) + ")";
+  }
+  const std::string_view key = trim(std::string_view(item).substr(0, eq));
+  std::string_view text = trim(std::string_view(item).substr(eq + 1));
+  std::optional<double>* field = field_of(out, key);
+  if (field == nullptr) {
+    return where + "unknown key '" + std::string(key) + "' (use " + std::string(kValidKeys) + ")";
+  }
+  const bool is_rate = key == "error_rate";
+  // "1%" reads naturally for a rate and means the same number.
+  if (is_rate && !text.empty() && text.back() == '%') text = trim(text.substr(0, text.size() - 1));
+  const auto value = parse_number(text);
+  if (!value) return where + "value must be a number";
+  if (is_rate && (*value < 0 || *value > 100)) {
+    return where + "error_rate is a percent from 0 to 100";
+  }
+  if (*value < 0) return where + "value must be >= 0 (milliseconds)";
+  *field = *value;
+  return std::nullopt;
+}
+
+void add(std::vector<ThresholdResult>& out, const char* key, const std::optional<double>& limit,
+         double actual) {
+  if (!limit) return;
+  out.push_back(ThresholdResult{key, *limit, actual, actual <= *limit});
+}
+
+}  // namespace
+
+std::vector<ThresholdResult> evaluate_thresholds(const core::Thresholds& thresholds,
+                                                 const metrics::Snapshot& final) {
+  std::vector<ThresholdResult> out;
+  add(out, "p50_ms", thresholds.p50_ms, final.latency.p50_ms);
+  add(out, "p95_ms", thresholds.p95_ms, final.latency.p95_ms);
+  add(out, "p99_ms", thresholds.p99_ms, final.latency.p99_ms);
+  add(out, "max_ms", thresholds.max_ms, final.latency.max_ms);
+  add(out, "error_rate", thresholds.error_rate,
+      percent_of(final.errors_total, final.requests_total));
+  return out;
+}
+
+bool all_passed(const std::vector<ThresholdResult>& results) noexcept {
+  return failed_count(results) == 0;
+}
+
+std::size_t failed_count(const std::vector<ThresholdResult>& results) noexcept {
+  std::size_t failed = 0;
+  for (const auto& r : results) failed += r.passed ? 0 : 1;
+  return failed;
+}
+
+Result<core::Thresholds> apply_threshold_overrides(core::Thresholds base,
+                                                   const std::vector<std::string>& items) {
+  std::string problems;
+  for (const auto& item : items) {
+    if (auto problem = apply_one(base, item)) {
+      if (!problems.empty()) problems += "; ";
+      problems += *problem;
+    }
+  }
+  if (!problems.empty()) {
+    return make_error(ErrorCode::Invalid, std::move(problems),
+                      "pass each limit as KEY=VALUE, e.g. --threshold p99_ms=500 "
+                      "--threshold error_rate=1");
+  }
+  return base;
+}
+
+}  // namespace lp::cli

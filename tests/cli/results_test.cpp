@@ -1,0 +1,228 @@
+#include "cli/results.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace lp::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+ResultsInput finished_run() {
+  ResultsInput in;
+  in.scenario = "shop";
+  in.target_url = "http://localhost:8000";
+  in.plan_rps = 100;
+  in.plan_duration_secs = 60;
+  in.plan_mode = core::Mode::Constant;
+  in.started_at = 1'700'000'000.0;
+  in.finished_at = 1'700'000'060.5;
+  auto& f = in.final;
+  f.elapsed_secs = 60;
+  f.requests_total = 6000;
+  f.errors_total = 3;
+  f.latency = {0.41, 1.23, 1.1, 2.0, 2.5, 4.9, 8.8, 9.1};
+  f.service = {0.3, 0.9, 0.8, 1.5, 1.9, 3.1, 6.0, 7.0};
+  f.errors_by_kind[static_cast<std::size_t>(metrics::ErrorKind::Timeout)] = 3;
+  f.late = 4;
+  f.dropped = 1;
+  metrics::TaskSnapshot browse;
+  browse.name = "browse";
+  browse.requests = 6000;
+  browse.errors = 3;
+  browse.latency = f.latency;
+  f.tasks = {browse};
+  in.thresholds = {{"p99_ms", 5, 4.9, true}, {"error_rate", 0.01, 0.05, false}};
+  in.setup = SetupStats{20, 1};
+  for (int i = 1; i <= 3; ++i) {
+    metrics::Snapshot s;
+    s.elapsed_secs = i;
+    s.current_rps = 99.5;
+    s.target_rps = 100;
+    s.requests_total = 100u * static_cast<unsigned>(i);
+    s.latency.p50_ms = 1.1;
+    s.latency.p95_ms = 2.5;
+    s.latency.p99_ms = 4.9;
+    in.timeline.push_back(s);
+  }
+  return in;
+}
+
+// A fresh directory under the system temp dir, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "lp_results_test_XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(ResultsJson, HasEveryTopLevelKey) {
+  const auto doc = json::parse(results_json(finished_run()));
+
+  for (const char* key :
+       {"schema_version", "scenario", "target_url", "started_at", "finished_at", "duration_secs",
+        "plan", "requests_total", "errors_total", "error_rate", "rps_actual", "rps_target",
+        "latency", "service_latency", "errors_by_kind", "late", "dropped", "tasks", "thresholds",
+        "passed", "setup", "timeline"}) {
+    EXPECT_TRUE(doc.contains(key)) << key;
+  }
+}
+
+TEST(ResultsJson, TotalsRatesAndDurationsHaveTheirUnits) {
+  const auto doc = json::parse(results_json(finished_run()));
+
+  EXPECT_EQ(doc["scenario"], "shop");
+  EXPECT_EQ(doc["target_url"], "http://localhost:8000");
+  EXPECT_EQ(doc["started_at"], 1'700'000'000.0);
+  EXPECT_EQ(doc["duration_secs"], 60.5);
+  EXPECT_EQ(doc["requests_total"], 6000);
+  EXPECT_EQ(doc["errors_total"], 3);
+  EXPECT_EQ(doc["error_rate"], 0.05);
+  EXPECT_EQ(doc["rps_actual"], 100.0);
+  EXPECT_EQ(doc["rps_target"], 100.0);
+  EXPECT_EQ(doc["plan"], (json{{"rps", 100.0}, {"duration_secs", 60.0}, {"mode", "constant"}}));
+  EXPECT_EQ(doc["late"], 4);
+  EXPECT_EQ(doc["dropped"], 1);
+}
+
+TEST(ResultsJson, LatencyObjectsHaveEveryPercentile) {
+  const auto doc = json::parse(results_json(finished_run()));
+
+  const json expected = {{"min_ms", 0.41}, {"mean_ms", 1.23}, {"p50_ms", 1.1},
+                         {"p90_ms", 2.0},  {"p95_ms", 2.5},   {"p99_ms", 4.9},
+                         {"p999_ms", 8.8}, {"max_ms", 9.1}};
+  EXPECT_EQ(doc["latency"], expected);
+  EXPECT_EQ(doc["service_latency"]["max_ms"], 7.0);
+  EXPECT_EQ(doc["tasks"][0]["latency"], expected);
+}
+
+TEST(ResultsJson, ErrorsByKindListsEveryKind) {
+  const auto doc = json::parse(results_json(finished_run()));
+
+  EXPECT_EQ(doc["errors_by_kind"].size(), metrics::kErrorKindCount);
+  EXPECT_EQ(doc["errors_by_kind"]["timeout"], 3);
+  EXPECT_EQ(doc["errors_by_kind"]["connect"], 0);
+}
+
+TEST(ResultsJson, TasksThresholdsSetupAndTimelineHaveTheirFields) {
+  const auto doc = json::parse(results_json(finished_run()));
+
+  EXPECT_EQ(doc["tasks"][0]["name"], "browse");
+  EXPECT_EQ(doc["tasks"][0]["requests"], 6000);
+  EXPECT_EQ(doc["tasks"][0]["errors"], 3);
+  EXPECT_EQ(doc["tasks"][0]["error_rate"], 0.05);
+  EXPECT_EQ(doc["thresholds"][0],
+            (json{{"key", "p99_ms"}, {"limit", 5.0}, {"actual", 4.9}, {"passed", true}}));
+  EXPECT_EQ(doc["thresholds"][1]["passed"], false);
+  EXPECT_EQ(doc["passed"], false);
+  EXPECT_EQ(doc["setup"], (json{{"requests", 20}, {"errors", 1}}));
+  ASSERT_EQ(doc["timeline"].size(), 3u);
+  EXPECT_EQ(doc["timeline"][2], (json{{"elapsed_secs", 3.0},
+                                      {"current_rps", 99.5},
+                                      {"target_rps", 100.0},
+                                      {"requests_total", 300},
+                                      {"errors_total", 0},
+                                      {"p50_ms", 1.1},
+                                      {"p95_ms", 2.5},
+                                      {"p99_ms", 4.9}}));
+}
+
+TEST(ResultsJson, RoundTripsThroughNlohmannUnchanged) {
+  const std::string text = results_json(finished_run());
+
+  const auto doc = nlohmann::ordered_json::parse(text);
+
+  EXPECT_EQ(doc.dump(2) + "\n", text);
+}
+
+TEST(ResultsJson, EmptyRunHasZerosNullFreeAndPasses) {
+  const auto doc = json::parse(results_json(ResultsInput{}));
+
+  EXPECT_EQ(doc["error_rate"], 0.0);
+  EXPECT_EQ(doc["rps_actual"], 0.0);
+  EXPECT_EQ(doc["passed"], true);
+  EXPECT_EQ(doc["setup"], (json{{"requests", 0}, {"errors", 0}}));
+  EXPECT_TRUE(doc["tasks"].empty());
+  EXPECT_TRUE(doc["timeline"].empty());
+}
+
+TEST(ResultsJson, InvalidUtf8InANameDoesNotThrow) {
+  auto in = finished_run();
+  in.scenario = "caf\xe9";
+
+  const auto doc = json::parse(results_json(in));
+
+  EXPECT_EQ(doc["scenario"], "caf\xef\xbf\xbd");
+}
+
+TEST(ResultsJson, NonFiniteNumbersBecomeNull) {
+  auto in = finished_run();
+  in.final.latency.max_ms = std::numeric_limits<double>::quiet_NaN();
+
+  const auto doc = json::parse(results_json(in));
+
+  EXPECT_TRUE(doc["latency"]["max_ms"].is_null());
+}
+
+TEST(WriteFileAtomic, CreatesParentDirectoriesAndWritesTheContent) {
+  TempDir dir;
+  const auto path = dir.path() / ".loadpilot" / "baseline.json";
+
+  auto status = write_file_atomic(path.string(), "{\"a\":1}\n");
+
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_EQ(read_file(path), "{\"a\":1}\n");
+}
+
+TEST(WriteFileAtomic, ReplacesAnExistingFileAndLeavesNoTemporary) {
+  TempDir dir;
+  const auto path = dir.path() / "r.json";
+  ASSERT_TRUE(write_file_atomic(path.string(), "old, longer content").ok());
+
+  auto status = write_file_atomic(path.string(), "new");
+
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(read_file(path), "new");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator{}), 1);
+}
+
+TEST(WriteFileAtomic, FailureNamesThePathAndTheReason) {
+  TempDir dir;
+  const auto blocker = dir.path() / "file";
+  ASSERT_TRUE(write_file_atomic(blocker.string(), "x").ok());
+  const auto path = (blocker / "r.json").string();  // a parent that is a file
+
+  auto status = write_file_atomic(path, "{}");
+
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, ErrorCode::Io);
+  EXPECT_NE(status.error().message.find("cannot write " + path + ": "), std::string::npos);
+  EXPECT_GT(status.error().message.size(), ("cannot write " + path + ": ").size());
+}
+
+}  // namespace
+}  // namespace lp::cli
