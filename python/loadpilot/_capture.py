@@ -1,0 +1,365 @@
+"""Plan building, the Python half: load a scenario file, find its @scenario classes,
+run each task once against a recording client and hand plain data to the binary.
+
+Internal to LoadPilot (the binary calls it; tests/python checks it). Everything here
+returns plain dicts, lists, str, bytes and numbers so the C++ side never needs to
+know a Python type.
+"""
+
+from __future__ import annotations
+
+import http.client
+import inspect
+import json as _json
+import os
+import ssl
+import sys
+import time
+import traceback
+import types
+import urllib.parse
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from loadpilot import LoadClient, Response, ScenarioSettings, task_weight
+
+#: Most `send(None)` calls an async task gets during capture before it counts as stuck.
+_MAX_COROUTINE_STEPS = 10_000
+
+Call = Dict[str, Any]
+
+
+
+
+def load_file(path: str) -> Tuple[Optional[types.ModuleType], str]:
+    """Imports the scenario file at `path` as a real module named after its stem, with
+    its folder first on sys.path so helper modules next to it import.
+
+    Returns (module, "") or (None, traceback text naming file and line).
+    """
+    path = os.path.abspath(path)
+    folder = os.path.dirname(path)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    name = os.path.splitext(os.path.basename(path))[0]
+    module = types.ModuleType(name)
+    module.__file__ = path
+    module.__loader__ = None
+    module.__spec__ = None
+    previous = sys.modules.get(name)
+    sys.modules[name] = module
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+        code = compile(source, path, "exec")
+        exec(code, module.__dict__)
+    except BaseException as e:  # noqa: BLE001 - any error in user code is reported, not raised
+        if previous is not None:
+            sys.modules[name] = previous
+        else:
+            sys.modules.pop(name, None)
+        return None, format_exception(e)
+    return module, ""
+
+
+def format_exception(e: BaseException, tb: Optional[types.TracebackType] = None) -> str:
+    """The traceback of `e` (or `tb`, when the exception was caught outside Python and
+    carries none) without LoadPilot's own frames, so it starts in user code."""
+    tb = tb or e.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(e), e, tb)).rstrip("\n")
+
+
+def where(e: BaseException) -> str:
+    """`file.py, line N` of the innermost frame of `e` in user code, or ""."""
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename != __file__]
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f"{os.path.basename(last.filename)}, line {last.lineno}"
+
+
+def find_scenarios(module: types.ModuleType) -> List[type]:
+    """Classes in `module`'s namespace decorated with @scenario, in definition order."""
+    found: List[type] = []
+    for value in vars(module).values():
+        if isinstance(value, type) and ScenarioSettings.of(value) is not None and value not in found:
+            found.append(value)
+    return found
+
+
+def find_tasks(cls: type) -> List[Tuple[str, Any]]:
+    """(name, weight) of every @task method of `cls`, inherited ones first."""
+    tasks: Dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        for name, attr in vars(klass).items():
+            weight = task_weight(attr)
+            if weight is not None:
+                tasks[name] = weight
+            elif name in tasks:
+                del tasks[name]  # overridden by something that is not a task
+    return list(tasks.items())
+
+
+def describe(cls: type) -> Dict[str, Any]:
+    """What the binary needs to know about a scenario class before building a plan."""
+    settings = ScenarioSettings.of(cls)
+    assert settings is not None
+    tasks = find_tasks(cls)
+    return {
+        "name": cls.__name__,
+        "rps": settings.rps,
+        "duration": settings.duration,
+        "ramp_up": settings.ramp_up,
+        "mode": settings.mode,
+        "steps": settings.steps,
+        "thresholds": dict(settings.thresholds),
+        "tasks": [name for name, _ in tasks],
+        "has_on_start": _overrides(cls, "on_start"),
+        "has_on_stop": _overrides(cls, "on_stop"),
+        "has_checks": any(callable(getattr(cls, "check_" + name, None)) for name, _ in tasks),
+        "has_async": any(inspect.iscoroutinefunction(getattr(cls, name)) for name, _ in tasks),
+    }
+
+
+def _overrides(cls: type, name: str) -> bool:
+    """True when `cls` defines `name` itself or through a base other than VUser."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            return klass.__module__ != "loadpilot"
+    return False
+
+
+
+
+def render(method: str, path: str, headers: Optional[Mapping[str, Any]] = None, json: Any = None,
+           data: Union[str, bytes, Mapping[str, Any], None] = None,
+           params: Union[Mapping[str, Any], List[Any], None] = None) -> Call:
+    """One call as the engine sends it: method, URL with query, headers in order, body bytes."""
+    url = str(path)
+    if params:
+        query = urllib.parse.urlencode(params, doseq=True)
+        if query:
+            url += ("&" if "?" in url else "?") + query
+    pairs: List[List[str]] = []
+    if headers:
+        items = headers.items() if isinstance(headers, Mapping) else headers
+        pairs = [[str(k), str(v)] for k, v in items]
+    body = b""
+    content_type = None
+    if json is not None:
+        body = _json.dumps(json).encode("utf-8")
+        content_type = "application/json"
+    elif data is not None:
+        if isinstance(data, bytes):
+            body = data
+        elif isinstance(data, str):
+            body = data.encode("utf-8")
+        else:
+            body = urllib.parse.urlencode(data, doseq=True).encode("utf-8")
+            content_type = "application/x-www-form-urlencoded"
+    if content_type and not any(k.lower() == "content-type" for k, _ in pairs):
+        pairs.append(["Content-Type", content_type])
+    return {"method": str(method).upper(), "url": url, "headers": pairs, "body": body}
+
+
+
+
+class Placeholder(str):
+    """Stands in for a value a response would have held while a plan is captured:
+    `resp.json()["access_token"]` reads back as "{access_token}", so a header or URL
+    built from it shows where the real value goes."""
+
+    def __new__(cls, path: str) -> "Placeholder":
+        self = super().__new__(cls, "{" + path + "}")
+        self._path = path
+        return self
+
+    def __getitem__(self, key: Any) -> "Placeholder":  # type: ignore[override]
+        return Placeholder(f"{self._path}[{key}]" if isinstance(key, int) else f"{self._path}.{key}")
+
+    def get(self, key: Any, default: Any = None) -> "Placeholder":
+        return self[key]
+
+
+class PlaceholderJSON(dict):  # type: ignore[type-arg]
+    """An empty JSON object whose missing keys read as placeholders."""
+
+    def __missing__(self, key: Any) -> Placeholder:
+        return Placeholder(str(key))
+
+
+class RecordedResponse(Response):
+    """The dummy answer to a recorded call: 200 with an empty JSON object."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(200, "{}", {"Content-Type": "application/json"}, 0.0, url)
+
+    def json(self) -> Any:
+        return PlaceholderJSON()
+
+
+class RecordingClient(LoadClient):
+    """A LoadClient that sends nothing: it records every call in order."""
+
+    def __init__(self) -> None:
+        self.calls: List[Call] = []
+
+    def request(self, method: str, path: str, headers: Optional[Mapping[str, str]] = None,
+                json: Any = None, data: Union[str, bytes, Mapping[str, Any], None] = None,
+                params: Union[Mapping[str, Any], List[Any], None] = None,
+                timeout: Optional[float] = None) -> Response:
+        call = render(method, path, headers, json, data, params)
+        self.calls.append(call)
+        return RecordedResponse(call["url"])
+
+
+def run_callable(func: Any, client: LoadClient) -> None:
+    """Calls func(client); a coroutine is driven by sending None until it finishes
+    (no event loop: awaiting a LoadClient response never suspends)."""
+    result = func(client)
+    if inspect.iscoroutine(result):
+        for _ in range(_MAX_COROUTINE_STEPS):
+            try:
+                result.send(None)
+            except StopIteration:
+                return
+        result.close()
+        raise RuntimeError("async task did not finish: it awaits something other than the client")
+
+
+def capture_tasks(vuser: Any, tasks: List[Tuple[str, Any]]) -> Tuple[List[Dict[str, Any]], List[str]]:
+    """Runs each task of `vuser` once against a fresh RecordingClient.
+
+    Returns (tasks, problems); each task is {name, weight, calls}.
+    """
+    captured: List[Dict[str, Any]] = []
+    problems: List[str] = []
+    for name, weight in tasks:
+        client = RecordingClient()
+        try:
+            run_callable(getattr(vuser, name), client)
+        except Exception as e:  # noqa: BLE001
+            problems.append(_raised(f"task '{name}'", e))
+        else:
+            if not client.calls:
+                problems.append(f"task '{name}' makes no HTTP call")
+        captured.append({"name": name, "weight": weight, "calls": client.calls})
+    return captured, problems
+
+
+def _raised(what: str, e: BaseException) -> str:
+    location = where(e)
+    detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    return f"{what} raised {detail}" + (f" ({location})" if location else "")
+
+
+def capture(cls: type) -> Dict[str, Any]:
+    """Captures the static plan of `cls` without sending anything: on_start runs against
+    a recording client too (its calls are setup, so they are dropped) and then each
+    task once. Returns {tasks, problems}."""
+    problems: List[str] = []
+    try:
+        vuser = cls()
+    except Exception as e:  # noqa: BLE001
+        return {"tasks": [], "problems": [_raised(f"{cls.__name__}()", e)]}
+    if _overrides(cls, "on_start"):
+        try:
+            run_callable(vuser.on_start, RecordingClient())
+        except Exception as e:  # noqa: BLE001
+            problems.append(_raised("on_start", e))
+    tasks, task_problems = capture_tasks(vuser, find_tasks(cls))
+    return {"tasks": tasks, "problems": problems + task_problems}
+
+
+
+
+class SetupClient(LoadClient):
+    """A plain blocking client for on_start / on_stop calls, which are setup: few, made
+    before or after the load, and never mixed into the load figures."""
+
+    def __init__(self, target_url: str, timeout: float = 30.0, insecure_tls: bool = False) -> None:
+        self.target = urllib.parse.urlsplit(target_url)
+        self.timeout = timeout
+        self.insecure_tls = insecure_tls
+        #: Calls made and calls that failed (no answer, or status >= 400).
+        self.calls = 0
+        self.errors = 0
+
+    def request(self, method: str, path: str, headers: Optional[Mapping[str, str]] = None,
+                json: Any = None, data: Union[str, bytes, Mapping[str, Any], None] = None,
+                params: Union[Mapping[str, Any], List[Any], None] = None,
+                timeout: Optional[float] = None) -> Response:
+        call = render(method, path, headers, json, data, params)
+        url = call["url"]
+        if "://" in url:
+            parts = urllib.parse.urlsplit(url)
+            target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
+        else:
+            parts = self.target
+            target = self.target.path.rstrip("/") + url
+        if parts.scheme == "https":
+            context = ssl._create_unverified_context() if self.insecure_tls else ssl.create_default_context()
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                parts.hostname or "", parts.port, timeout=timeout or self.timeout, context=context)
+        else:
+            conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout or self.timeout)
+        start = time.perf_counter()
+        self.calls += 1
+        try:
+            conn.request(call["method"], target, body=call["body"] or None, headers=dict(call["headers"]))
+            raw = conn.getresponse()
+            body = raw.read()
+        except OSError as e:
+            self.errors += 1
+            origin = f"{parts.scheme}://{parts.netloc}"
+            raise ConnectionError(f"{call['method']} {origin}{target} failed: {e}") from e
+        finally:
+            conn.close()
+        elapsed_ms = (time.perf_counter() - start) * 1000.0
+        if raw.status >= 400:
+            self.errors += 1
+        return Response(raw.status, body.decode("utf-8", "replace"), dict(raw.getheaders()), elapsed_ms, url)
+
+
+class VUserPool:
+    """Virtual users whose on_start ran against the real target; the binary ships their
+    per-task headers and URLs with the plan and calls stop() after the run."""
+
+    def __init__(self, cls: type, target_url: str, insecure_tls: bool = False) -> None:
+        self.cls = cls
+        self.client = SetupClient(target_url, insecure_tls=insecure_tls)
+        self.vusers: List[Any] = []
+
+    def start(self, count: int) -> Dict[str, Any]:
+        """Starts `count` virtual users and captures each one's tasks.
+
+        Returns {vusers: [[task, ...] per vuser], problems}; raises what on_start raised.
+        """
+        tasks = find_tasks(self.cls)
+        result: List[List[Dict[str, Any]]] = []
+        problems: List[str] = []
+        for _ in range(count):
+            vuser = self.cls()
+            run_callable(vuser.on_start, self.client)
+            self.vusers.append(vuser)
+            captured, task_problems = capture_tasks(vuser, tasks)
+            result.append(captured)
+            for p in task_problems:
+                if p not in problems:
+                    problems.append(p)
+        return {"vusers": result, "problems": problems}
+
+    def stop(self) -> List[str]:
+        """Calls on_stop on every started virtual user; returns the errors it raised."""
+        errors: List[str] = []
+        if not _overrides(self.cls, "on_stop"):
+            self.vusers.clear()
+            return errors
+        for vuser in self.vusers:
+            try:
+                run_callable(vuser.on_stop, self.client)
+            except Exception as e:  # noqa: BLE001
+                errors.append(format_exception(e))
+        self.vusers.clear()
+        return errors

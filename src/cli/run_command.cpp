@@ -1,0 +1,197 @@
+#include "cli/run_command.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <optional>
+
+#include "cli/dashboard.hpp"
+#include "cli/results.hpp"
+#include "cli/summary.hpp"
+#include "cli/terminal.hpp"
+#include "cli/thresholds.hpp"
+#include "core/plan_json.hpp"
+#include "engine/runner.hpp"
+#include "python/scenario.hpp"
+
+namespace lp::cli {
+
+namespace {
+
+// Virtual users whose on_start runs against the target before a local run; their task
+// headers and URLs rotate through the load. Ten keeps setup quick (one login each) while
+// still spreading the load over several identities.
+constexpr std::uint32_t kPreauthPoolSize = 10;
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_stop_signal(int) { g_stop.store(true); }
+
+/// Restores the previous SIGINT/SIGTERM handlers when the run is over.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop.store(false);
+    int_ = std::signal(SIGINT, on_stop_signal);
+    term_ = std::signal(SIGTERM, on_stop_signal);
+  }
+  ~StopSignals() {
+    std::signal(SIGINT, int_);
+    std::signal(SIGTERM, term_);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  void (*int_)(int) = SIG_DFL;
+  void (*term_)(int) = SIG_DFL;
+};
+
+double unix_now() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+void print_error(const Error& error) {
+  std::fprintf(stderr, "error: %s\n", error.message.c_str());
+  if (!error.hint.empty()) std::fprintf(stderr, "hint: %s\n", error.hint.c_str());
+}
+
+/// Every problem as a bullet under one heading, so a user fixes them in one go.
+void print_problems(const std::string& heading, const std::vector<std::string>& problems) {
+  std::fprintf(stderr, "error: %s\n", heading.c_str());
+  for (const auto& p : problems) std::fprintf(stderr, "  - %s\n", p.c_str());
+}
+
+std::vector<std::string> split_lines(const std::string& text, const char* separator) {
+  std::vector<std::string> out;
+  std::string sep(separator);
+  std::size_t start = 0;
+  while (true) {
+    auto end = text.find(sep, start);
+    out.push_back(text.substr(start, end - start));
+    if (end == std::string::npos) break;
+    start = end + sep.size();
+  }
+  return out;
+}
+
+/// build_plan's validation failures are one problem per line and carry no hint; an
+/// on_start traceback (or a bug) is printed whole instead.
+bool is_problem_list(const Error& error) {
+  return error.code == ErrorCode::Invalid && error.hint.empty();
+}
+
+void note_unsupported(const python::ScenarioInfo& s) {
+  if (s.has_checks) {
+    std::fprintf(stderr,
+                 "note: check_* methods do not run in local static mode yet; a status >= 400 "
+                 "or a transport failure counts as an error\n");
+  }
+}
+
+ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& plan, const RunArgs& args) {
+  std::vector<std::string> task_names;
+  for (const auto& t : plan.tasks) task_names.push_back(t.name);
+  Dashboard dashboard(stdout, stdout_is_terminal(), plan.name, core::total_secs(plan), task_names);
+  std::vector<metrics::Snapshot> timeline;
+
+  engine::RunOptions options;
+  options.on_snapshot = [&](const metrics::Snapshot& s) {
+    dashboard.update(s);
+    timeline.push_back(s);
+  };
+  options.stop = &g_stop;
+
+  double started_at = unix_now();
+  Result<engine::RunResult> result = [&] {
+    StopSignals signals;
+    return engine::run_plan(plan, options);
+  }();
+  double finished_at = unix_now();
+  dashboard.finish();
+
+  for (const auto& traceback : python::stop_vusers(scenario)) {
+    std::fprintf(stderr, "on_stop raised:\n%s\n", traceback.c_str());
+  }
+  if (!result) {
+    print_error(result.error());
+    return ExitCode::Usage;
+  }
+
+  const metrics::Snapshot& final = result->final_snapshot;
+  auto thresholds = evaluate_thresholds(plan.thresholds, final);
+  std::optional<SetupStats> setup;
+  if (!plan.vuser_configs.empty()) {
+    auto counts = python::setup_counts(scenario);
+    setup = SetupStats{counts.requests, counts.errors};
+  }
+  std::fputc('\n', stdout);
+  print_summary(stdout, plan.name, final, finished_at - started_at, thresholds, setup ? &*setup : nullptr);
+  std::fflush(stdout);
+
+  ResultsInput input{plan.name, plan.target_url, plan.rps, plan.duration_secs, plan.mode, final,
+                     thresholds, setup, started_at, finished_at, std::move(timeline)};
+  bool written = true;
+  auto write = [&](const std::string& path) {
+    if (auto status = write_file_atomic(path, results_json(input)); !status) {
+      print_error(status.error());
+      written = false;
+    }
+  };
+  if (!args.results_json_path.empty()) write(args.results_json_path);
+  if (args.save_baseline) write(kBaselinePath);
+  if (!written) return ExitCode::Usage;
+  return all_passed(thresholds) ? ExitCode::Ok : ExitCode::ThresholdsFailed;
+}
+
+}  // namespace
+
+ExitCode run_command(const RunArgs& args) {
+  if (args.scenario_file.empty()) {
+    print_error(make_error(ErrorCode::Invalid, "no scenario file given",
+                           "pass one, e.g. loadpilot run scenarios/checkout.py"));
+    return ExitCode::Usage;
+  }
+  auto scenario = python::load_scenario(args.scenario_file, args.scenario_name);
+  if (!scenario) {
+    print_error(scenario.error());
+    return ExitCode::Usage;
+  }
+
+  // Threshold flags are checked up front so their problems are listed with the
+  // scenario's; they are applied once the scenario's own thresholds are known.
+  std::vector<std::string> problems;
+  if (auto check = apply_threshold_overrides({}, args.threshold_overrides); !check) {
+    problems = split_lines(check.error().message, "; ");
+  }
+
+  python::BuildOptions options;
+  options.target_url = args.target_url;
+  options.preauth_vusers = args.dry_run ? 0 : kPreauthPoolSize;
+  auto plan = python::build_plan(*scenario, options);
+  if (!plan && !is_problem_list(plan.error())) {
+    print_error(plan.error());  // an on_start traceback, or a bug
+    return ExitCode::Usage;
+  }
+  if (!plan) {
+    auto listed = split_lines(plan.error().message, "\n");
+    problems.insert(problems.begin(), listed.begin(), listed.end());
+  }
+  if (!problems.empty()) {
+    python::stop_vusers(*scenario);
+    print_problems("scenario " + scenario->name + " (" + args.scenario_file + ") is not valid:", problems);
+    return ExitCode::Usage;
+  }
+  plan->thresholds = apply_threshold_overrides(plan->thresholds, args.threshold_overrides).value();
+
+  if (args.dry_run) {
+    std::printf("%s\n", core::plan_to_json(*plan, /*pretty=*/true).c_str());
+    return ExitCode::Ok;
+  }
+  note_unsupported(*scenario);
+  return run_plan_here(*scenario, *plan, args);
+}
+
+}  // namespace lp::cli

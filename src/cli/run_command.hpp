@@ -1,0 +1,33 @@
+#pragma once
+// `loadpilot run`: load a scenario file, build and validate its plan, then either print
+// the plan (--dry-run) or run it here and report.
+
+#include <string>
+#include <vector>
+
+namespace lp::cli {
+
+/// Process exit codes of `loadpilot`.
+enum class ExitCode : int {
+  Ok = 0,
+  ThresholdsFailed = 1,  ///< the run finished and at least one threshold was breached
+  Usage = 2,             ///< bad flags, an invalid scenario or plan, a Python error
+};
+
+/// `loadpilot run` flags, as parsed by cli_main.cpp.
+struct RunArgs {
+  std::string scenario_file;                         ///< empty: none given
+  std::string target_url = "http://localhost:8000";
+  std::string scenario_name;                         ///< --scenario; empty: the only one
+  bool dry_run = false;
+  std::vector<std::string> threshold_overrides;      ///< --threshold KEY=VALUE, in order
+  std::string results_json_path;                     ///< empty: not written
+  bool save_baseline = false;
+};
+
+/// Runs the command. The plan JSON (dry run), dashboard and summary go to stdout; errors,
+/// tracebacks and notes to stderr. Every validation problem is printed before returning
+/// ExitCode::Usage; nothing is sent to the target before validation passed.
+ExitCode run_command(const RunArgs& args);
+
+}  // namespace lp::cli

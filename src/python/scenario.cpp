@@ -1,0 +1,351 @@
+#include "python/scenario.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
+#include <pybind11/embed.h>
+
+#include "core/duration.hpp"
+#include "core/validate.hpp"
+#include "python/interpreter.hpp"
+
+namespace lp::python {
+
+namespace py = pybind11;
+
+struct ScenarioHandle {
+  py::object cls;                 ///< the @scenario class
+  py::object pool = py::none();   ///< loadpilot._capture.VUserPool once build_plan started one
+};
+
+namespace {
+
+constexpr const char* kDurationHint = "(use e.g. \"90\", \"500ms\", \"30s\", \"2m30s\")";
+constexpr const char* kThresholdKeys = "p50_ms, p95_ms, p99_ms, max_ms or error_rate";
+
+py::module_ capture_module() { return py::module_::import("loadpilot._capture"); }
+
+/// Python's repr() of a user value, for problem messages.
+std::string show(py::handle value) { return py::repr(value).cast<std::string>(); }
+
+bool is_number(py::handle value) {
+  return (py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value)) &&
+         !py::isinstance<py::bool_>(value);
+}
+
+std::string join(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
+Error internal_error(const py::error_already_set& e) {
+  return make_error(ErrorCode::Internal,
+                    std::string("the embedded loadpilot module failed: ") + e.what(),
+                    "this is a bug in LoadPilot; please report it with the scenario file");
+}
+
+/// The traceback of a Python exception raised by user code, without our frames.
+std::string traceback_of(const py::error_already_set& e) {
+  try {
+    // The traceback travels beside the exception until Python code catches it.
+    py::object trace = e.trace() ? py::reinterpret_borrow<py::object>(e.trace()) : py::none();
+    return capture_module().attr("format_exception")(e.value(), trace).cast<std::string>();
+  } catch (const py::error_already_set&) {
+    return e.what();
+  }
+}
+
+void read_seconds(py::handle value, const char* key, double& out, bool& ok,
+                  std::vector<std::string>& problems) {
+  if (is_number(value)) {
+    out = value.cast<double>();
+    return;
+  }
+  if (py::isinstance<py::str>(value)) {
+    auto text = value.cast<std::string>();
+    if (auto secs = core::parse_duration(text)) {
+      out = *secs;
+      return;
+    }
+    ok = false;
+    problems.push_back(std::string(key) + " is not a duration: '" + text + "' " + kDurationHint);
+    return;
+  }
+  ok = false;
+  problems.push_back(std::string(key) + " must be a duration such as \"30s\", got " + show(value));
+}
+
+std::optional<double>* threshold_slot(core::Thresholds& t, const std::string& key) {
+  if (key == "p50_ms") return &t.p50_ms;
+  if (key == "p95_ms") return &t.p95_ms;
+  if (key == "p99_ms") return &t.p99_ms;
+  if (key == "max_ms") return &t.max_ms;
+  if (key == "error_rate") return &t.error_rate;
+  return nullptr;
+}
+
+void read_thresholds(py::handle value, core::Thresholds& out, std::vector<std::string>& problems) {
+  if (!py::isinstance<py::dict>(value)) {
+    problems.push_back("thresholds must be a dict such as {\"p99_ms\": 500}, got " + show(value));
+    return;
+  }
+  for (auto [k, v] : value.cast<py::dict>()) {
+    std::string key = py::str(k).cast<std::string>();
+    auto* slot = threshold_slot(out, key);
+    if (!slot) {
+      problems.push_back("unknown threshold '" + key + "' (use " + kThresholdKeys + ")");
+    } else if (!is_number(v)) {
+      problems.push_back("threshold " + key + " must be a number, got " + show(v));
+    } else {
+      *slot = v.cast<double>();
+    }
+  }
+}
+
+/// The scenario's @scenario settings into `plan`. Returns false when a duration could
+/// not be read, so comparisons between durations are not reported on made-up values.
+bool read_settings(py::dict d, core::Plan& plan, std::vector<std::string>& problems) {
+  if (is_number(d["rps"])) plan.rps = d["rps"].cast<double>();
+  else problems.push_back("rps must be a number, got " + show(d["rps"]));
+
+  bool durations_ok = true;
+  read_seconds(d["duration"], "duration", plan.duration_secs, durations_ok, problems);
+  read_seconds(d["ramp_up"], "ramp_up", plan.ramp_up_secs, durations_ok, problems);
+
+  py::handle mode = d["mode"];
+  std::optional<core::Mode> parsed;
+  if (py::isinstance<py::str>(mode)) parsed = core::parse_mode(mode.cast<std::string>());
+  if (parsed) plan.mode = *parsed;
+  else problems.push_back("mode must be one of ramp, constant, step, spike, got " + show(mode));
+
+  py::handle steps = d["steps"];
+  if (py::isinstance<py::int_>(steps) && !py::isinstance<py::bool_>(steps) &&
+      steps.cast<long long>() >= 0 && steps.cast<long long>() <= std::numeric_limits<std::uint32_t>::max()) {
+    plan.steps = static_cast<std::uint32_t>(steps.cast<long long>());
+  } else {
+    problems.push_back("steps must be a whole number >= 1, got " + show(steps));
+  }
+
+  read_thresholds(d["thresholds"], plan.thresholds, problems);
+  return durations_ok;
+}
+
+core::Headers to_headers(py::handle pairs) {
+  core::Headers out;
+  for (auto pair : pairs) {
+    out.emplace_back(pair[py::int_(0)].cast<std::string>(), pair[py::int_(1)].cast<std::string>());
+  }
+  return out;
+}
+
+core::Request to_request(py::handle call) {
+  core::Request r;
+  r.method = call["method"].cast<std::string>();
+  r.url = call["url"].cast<std::string>();
+  r.headers = to_headers(call["headers"]);
+  r.body = call["body"].cast<std::string>();  // bytes: kept as-is, not decoded
+  return r;
+}
+
+/// A captured task ({name, weight, calls}) as a plan task; single calls stay flat,
+/// several become a chain.
+core::Task to_task(py::handle captured, std::vector<std::string>& problems) {
+  core::Task t;
+  t.name = captured["name"].cast<std::string>();
+  py::handle weight = captured["weight"];
+  if (is_number(weight)) t.weight = weight.cast<double>();
+  else problems.push_back("task '" + t.name + "': weight must be a number, got " + show(weight));
+
+  py::list calls = captured["calls"];
+  if (calls.size() > 0) {
+    core::Request first = to_request(calls[0]);
+    t.method = first.method;
+    t.url = first.url;
+    t.headers = first.headers;
+    t.body_template = first.body;
+  }
+  if (calls.size() > 1) {
+    for (auto call : calls) t.requests.push_back(to_request(call));
+  }
+  return t;
+}
+
+core::VUserConfig to_vuser_config(py::handle captured_tasks) {
+  core::VUserConfig vu;
+  for (auto task : captured_tasks) {
+    py::list calls = task["calls"];
+    if (calls.size() == 0) continue;
+    auto name = task["name"].cast<std::string>();
+    vu.task_headers[name] = to_headers(calls[0]["headers"]);
+    vu.task_urls[name] = calls[0]["url"].cast<std::string>();
+  }
+  return vu;
+}
+
+void append_strings(py::handle list, std::vector<std::string>& out) {
+  for (auto item : list) out.push_back(item.cast<std::string>());
+}
+
+/// What validate() says that we already said better: a task that makes no call also
+/// has an empty URL, and a ramp_up comparison against a duration that did not parse.
+bool is_echo(const std::string& problem, const std::vector<std::string>& no_call_tasks, bool durations_ok) {
+  if (!durations_ok && problem.starts_with("ramp_up (")) return true;
+  for (const auto& name : no_call_tasks) {
+    if (problem.starts_with("task '" + name + "': url is empty")) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<ScenarioInfo> load_scenario(const std::filesystem::path& file, std::string_view name) {
+  std::error_code ec;
+  auto path = std::filesystem::absolute(file, ec);
+  if (ec || !std::filesystem::exists(path, ec)) {
+    return make_error(ErrorCode::Invalid, "scenario file not found: " + file.string(),
+                      "pass the path of a .py file with a @scenario class");
+  }
+  if (std::filesystem::is_directory(path, ec)) {
+    return make_error(ErrorCode::Invalid, "scenario file is a directory: " + file.string(),
+                      "pass the path of a .py file with a @scenario class");
+  }
+  try {
+    start_interpreter();
+    auto capture = capture_module();
+    py::tuple loaded = capture.attr("load_file")(path.string());
+    if (loaded[0].is_none()) {
+      return make_error(ErrorCode::Invalid,
+                        "could not load " + file.string() + ":\n" + loaded[1].cast<std::string>());
+    }
+    py::list classes = capture.attr("find_scenarios")(loaded[0]);
+
+    ScenarioInfo info;
+    info.file = path;
+    for (auto cls : classes) info.choices.push_back(cls.attr("__name__").cast<std::string>());
+    if (info.choices.empty()) {
+      return make_error(ErrorCode::Invalid, "no @scenario class in " + file.string(),
+                        "decorate a class with @scenario(...) and give it @task methods");
+    }
+    std::size_t index = 0;
+    if (!name.empty()) {
+      while (index < info.choices.size() && info.choices[index] != name) ++index;
+      if (index == info.choices.size()) {
+        return make_error(ErrorCode::Invalid,
+                          "no scenario named '" + std::string(name) + "' in " + file.string() +
+                              "; choices: " + join(info.choices, ", "),
+                          "pass --scenario NAME with one of them");
+      }
+    } else if (info.choices.size() > 1) {
+      return make_error(ErrorCode::Invalid,
+                        file.string() + " has " + std::to_string(info.choices.size()) +
+                            " scenarios: " + join(info.choices, ", "),
+                        "pick one with --scenario NAME, e.g. --scenario " + info.choices.front());
+    }
+
+    py::object cls = classes[index];
+    py::dict d = capture.attr("describe")(cls);
+    info.name = info.choices[index];
+    append_strings(d["tasks"], info.tasks);
+    info.has_on_start = d["has_on_start"].cast<bool>();
+    info.has_on_stop = d["has_on_stop"].cast<bool>();
+    info.has_checks = d["has_checks"].cast<bool>();
+    info.has_async = d["has_async"].cast<bool>();
+    info.handle = std::make_shared<ScenarioHandle>();
+    info.handle->cls = std::move(cls);
+    return info;
+  } catch (const py::error_already_set& e) {
+    return internal_error(e);
+  } catch (const std::exception& e) {  // the interpreter itself could not start
+    return make_error(ErrorCode::Internal, std::string("cannot start Python: ") + e.what(),
+                      "check that python3.11 is installed (" LOADPILOT_PYTHON_EXECUTABLE ")");
+  }
+}
+
+Result<core::Plan> build_plan(const ScenarioInfo& scenario, const BuildOptions& options) {
+  if (!scenario.handle) return make_error(ErrorCode::Internal, "build_plan needs a loaded scenario");
+  try {
+    auto capture = capture_module();
+    py::object cls = scenario.handle->cls;
+
+    core::Plan plan;
+    plan.name = scenario.name;
+    plan.target_url = options.target_url;
+    plan.settings.insecure_tls = options.insecure_tls;
+    std::vector<std::string> problems;
+    bool durations_ok = read_settings(capture.attr("describe")(cls), plan, problems);
+
+    py::list tasks;
+    if (options.preauth_vusers > 0 && scenario.has_on_start) {
+      // Nothing is sent before the settings are known to be valid; task problems can
+      // only be found by running on_start first.
+      for (auto& problem : core::validate(plan)) {
+        bool tasks_not_captured_yet = problem.starts_with("no tasks") && !scenario.tasks.empty();
+        if (!tasks_not_captured_yet && !is_echo(problem, {}, durations_ok)) problems.push_back(std::move(problem));
+      }
+      if (!problems.empty()) return make_error(ErrorCode::Invalid, join(problems, "\n"));
+      py::object pool = capture.attr("VUserPool")(cls, options.target_url, options.insecure_tls);
+      scenario.handle->pool = pool;
+      py::dict started;
+      try {
+        started = pool.attr("start")(options.preauth_vusers);
+      } catch (const py::error_already_set& e) {
+        std::string traceback = traceback_of(e);
+        pool.attr("stop")();  // virtual users started before the failure clean up
+        return make_error(ErrorCode::Invalid, "on_start failed against " + options.target_url + ":\n" + traceback,
+                          "fix on_start, or check that the target is up and accepts its calls");
+      }
+      py::list vusers = started["vusers"];
+      tasks = vusers[0];
+      for (auto vu : vusers) plan.vuser_configs.push_back(to_vuser_config(vu));
+      append_strings(started["problems"], problems);
+    } else {
+      py::dict captured = capture.attr("capture")(cls);
+      tasks = captured["tasks"];
+      append_strings(captured["problems"], problems);
+    }
+
+    std::vector<std::string> no_call_tasks;
+    for (auto task : tasks) {
+      plan.tasks.push_back(to_task(task, problems));
+      if (py::len(task["calls"]) == 0) no_call_tasks.push_back(plan.tasks.back().name);
+    }
+    for (auto& problem : core::validate(plan)) {
+      if (!is_echo(problem, no_call_tasks, durations_ok)) problems.push_back(std::move(problem));
+    }
+    if (!problems.empty()) return make_error(ErrorCode::Invalid, join(problems, "\n"));
+    return plan;
+  } catch (const py::error_already_set& e) {
+    return internal_error(e);
+  }
+}
+
+std::vector<std::string> stop_vusers(const ScenarioInfo& scenario) {
+  std::vector<std::string> errors;
+  if (!scenario.handle || scenario.handle->pool.is_none()) return errors;
+  try {
+    append_strings(scenario.handle->pool.attr("stop")(), errors);
+  } catch (const py::error_already_set& e) {
+    errors.push_back(e.what());
+  }
+  return errors;
+}
+
+SetupCounts setup_counts(const ScenarioInfo& scenario) {
+  SetupCounts counts;
+  if (!scenario.handle || scenario.handle->pool.is_none()) return counts;
+  try {
+    py::object client = scenario.handle->pool.attr("client");
+    counts.requests = client.attr("calls").cast<std::uint64_t>();
+    counts.errors = client.attr("errors").cast<std::uint64_t>();
+  } catch (const py::error_already_set&) {
+    // Counts are informational; a broken pool has already reported its error.
+  }
+  return counts;
+}
+
+}  // namespace lp::python

@@ -1,0 +1,77 @@
+#pragma once
+// Scenario files: load one as a Python module, pick its @scenario class and turn that
+// class into a core::Plan (task capture). Plain C++ on the outside; the interpreter and
+// every Python object stay inside scenario.cpp.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/plan.hpp"
+#include "core/result.hpp"
+
+namespace lp::python {
+
+/// The loaded Python class and the virtual users started from it. Defined in scenario.cpp.
+struct ScenarioHandle;
+
+/// One @scenario class picked from a file. Copies share the loaded class.
+struct ScenarioInfo {
+  std::string name;                  ///< the class name, also the plan's name
+  std::filesystem::path file;        ///< absolute path of the scenario file
+  std::vector<std::string> choices;  ///< every @scenario class in the file, in order
+  std::vector<std::string> tasks;    ///< @task method names, inherited ones first
+  bool has_on_start = false;         ///< defines on_start (itself or via a base other than VUser)
+  bool has_on_stop = false;
+  bool has_checks = false;           ///< some task has a check_<task> method
+  bool has_async = false;            ///< some task is `async def`
+  std::shared_ptr<ScenarioHandle> handle;
+};
+
+/// Imports `file` as a real module (named after its stem, its folder first on sys.path
+/// so helper modules beside it import) and picks the @scenario class called `name`, or
+/// the only one when `name` is empty. Starts the interpreter on first use.
+/// Errors (all ErrorCode::Invalid): a missing file; a Python exception while importing
+/// (message = the traceback, with file and line); no @scenario class; an unknown
+/// `name` or several classes and no name (the message lists the choices).
+Result<ScenarioInfo> load_scenario(const std::filesystem::path& file, std::string_view name = {});
+
+struct BuildOptions {
+  std::string target_url = "http://localhost:8000";
+  /// 0: nothing is sent. on_start runs against a recording client whose responses are
+  /// 200 with an empty JSON object (missing keys read as "{key}" placeholders).
+  /// N > 0 and the scenario has on_start: N virtual users run on_start against
+  /// target_url for real, and each one's task headers and first URLs go into
+  /// Plan::vuser_configs. Call stop_vusers() after the run.
+  std::uint32_t preauth_vusers = 0;
+  bool insecure_tls = false;
+};
+
+/// Builds and validates the static plan: settings from @scenario (durations parsed with
+/// core::parse_duration), then every task run once against a recording client; each
+/// recorded call becomes a step of Task::requests (the first also fills
+/// method/url/headers/body_template). When the plan is not valid the Error (Invalid, no
+/// hint) lists every problem, one per line (scenario settings, tasks that make no call
+/// or raise, core::validate). A Python exception in a real on_start (preauth_vusers > 0)
+/// returns an Error (Invalid) whose message ends in the traceback and whose hint is set.
+/// Nothing is sent before the scenario's settings are valid.
+Result<core::Plan> build_plan(const ScenarioInfo& scenario, const BuildOptions& options);
+
+/// Calls on_stop for every virtual user build_plan started against the target (none for
+/// a plan built with preauth_vusers = 0). Returns the traceback of each on_stop that
+/// raised; the others still run.
+std::vector<std::string> stop_vusers(const ScenarioInfo& scenario);
+
+/// HTTP calls on_start/on_stop made against the target (setup, reported apart).
+struct SetupCounts {
+  std::uint64_t requests = 0;
+  std::uint64_t errors = 0;  ///< status >= 400 or no answer
+};
+
+/// Setup calls so far; zeros when nothing was sent (dry runs, scenarios without on_start).
+SetupCounts setup_counts(const ScenarioInfo& scenario);
+
+}  // namespace lp::python

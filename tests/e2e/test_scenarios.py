@@ -1,0 +1,302 @@
+"""`loadpilot run` on scenario files, black-box: validation, Python errors, scenario
+choice, dry runs, and short real runs against loadpilot-target."""
+
+import json
+import re
+
+import pytest
+
+from conftest import REPO
+
+DEAD_TARGET = "http://127.0.0.1:9"  # nothing listens there: dry runs must not need it
+
+STATIC = """
+from loadpilot import scenario, task
+
+@scenario(rps=40, duration="2s", ramp_up="0", mode="constant", thresholds={"error_rate": 1.0})
+class Static:
+    @task(weight=3)
+    def products(self, client):
+        client.get("/api/products")
+
+    @task
+    def product(self, client):
+        client.get("/api/products/1")
+"""
+
+
+def dry_run_plan(loadpilot, path, *args):
+    out = loadpilot("run", path, "--dry-run", "--target", DEAD_TARGET, *args)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_version(loadpilot):
+    out = loadpilot("version")
+
+    assert out.returncode == 0
+    assert re.fullmatch(r"loadpilot \d+\.\d+\.\d+\n", out.stdout)
+
+
+def test_every_validation_problem_is_listed_at_once_before_any_traffic(loadpilot, target, write_scenario):
+    path = write_scenario("""
+from loadpilot import scenario, task
+
+@scenario(rps=0, duration="abc", mode="wave", thresholds={"p98_ms": 5})
+class Broken:
+    @task(weight=0)
+    def weightless(self, client):
+        client.get("/api/products")
+
+    @task
+    def odd_method(self, client):
+        client.request("FETCH", "/api/products")
+
+    @task
+    def idle(self, client):
+        pass
+""")
+
+    out = loadpilot("run", path, "--target", target.url, "--threshold", "p99=1")
+
+    assert out.returncode == 2
+    for message in [
+        "rps must be > 0, got 0",
+        "duration is not a duration: 'abc'",
+        "mode must be one of ramp, constant, step, spike, got 'wave'",
+        "unknown threshold 'p98_ms'",
+        "task 'weightless': weight must be > 0, got 0",
+        "task 'odd_method': unknown method 'FETCH'",
+        "task 'idle' makes no HTTP call",
+        "--threshold 'p99=1': unknown key 'p99'",
+    ]:
+        assert message in out.stderr
+    assert "url is empty" not in out.stderr  # 'makes no HTTP call' already says it
+    assert target.stats()["total"] == 0
+
+
+def test_ramp_up_longer_than_duration_and_bad_target(loadpilot, write_scenario):
+    path = write_scenario("""
+from loadpilot import scenario, task
+
+@scenario(duration="30s", ramp_up="90s")
+class Slow:
+    @task
+    def home(self, client):
+        client.get("/")
+""")
+
+    out = loadpilot("run", path, "--dry-run", "--target", "ftp://example.com")
+
+    assert out.returncode == 2
+    assert "ramp_up (1m30s) exceeds duration (30s)" in out.stderr
+    assert "target_url must start with http:// or https://" in out.stderr
+
+
+def test_scenario_without_tasks(loadpilot, write_scenario):
+    path = write_scenario("from loadpilot import scenario\n\n@scenario()\nclass Empty:\n    pass\n")
+
+    out = loadpilot("run", path, "--dry-run")
+
+    assert out.returncode == 2
+    assert "no tasks: add at least one @task method" in out.stderr
+
+
+def test_task_that_raises_names_its_file_and_line(loadpilot, write_scenario):
+    path = write_scenario("""from loadpilot import scenario, task
+
+@scenario()
+class Raises:
+    @task
+    def boom(self, client):
+        client.get("/x").json()["missing"].upper()
+        raise RuntimeError("broken task")
+""")
+
+    out = loadpilot("run", path, "--dry-run")
+
+    assert out.returncode == 2
+    assert "task 'boom' raised RuntimeError: broken task (scenario.py, line 8)" in out.stderr
+
+
+def test_python_syntax_error_shows_file_and_line(loadpilot, write_scenario):
+    path = write_scenario("from loadpilot import scenario, task\n\n@scenario(rps=5\nclass Flow:\n    pass\n")
+
+    out = loadpilot("run", path, "--dry-run")
+
+    assert out.returncode == 2
+    assert f'File "{path}", line 3' in out.stderr
+    assert "SyntaxError" in out.stderr
+
+
+def test_exception_at_import_shows_the_traceback(loadpilot, write_scenario):
+    path = write_scenario("from loadpilot import scenario\n\ndef setup():\n    raise ValueError('bad config')\n\nsetup()\n")
+
+    out = loadpilot("run", path, "--dry-run")
+
+    assert out.returncode == 2
+    assert "Traceback (most recent call last):" in out.stderr
+    assert f'File "{path}", line 4, in setup' in out.stderr
+    assert "ValueError: bad config" in out.stderr
+
+
+def test_unknown_scenario_lists_the_choices(loadpilot, write_scenario):
+    path = write_scenario(STATIC + STATIC.replace("class Static", "class Other").split("\n", 2)[2])
+
+    unknown = loadpilot("run", path, "--dry-run", "--scenario", "Nope")
+    several = loadpilot("run", path, "--dry-run")
+    picked = loadpilot("run", path, "--dry-run", "--scenario", "Other")
+
+    assert unknown.returncode == 2
+    assert "no scenario named 'Nope'" in unknown.stderr and "Static, Other" in unknown.stderr
+    assert several.returncode == 2
+    assert "Static, Other" in several.stderr and "--scenario NAME" in several.stderr
+    assert picked.returncode == 0 and json.loads(picked.stdout)["name"] == "Other"
+
+
+def test_dry_run_prints_the_plan_and_sends_nothing(loadpilot, target, write_scenario):
+    path = write_scenario(STATIC)
+
+    out = loadpilot("run", path, "--dry-run", "--target", target.url, "--threshold", "p99_ms=250")
+
+    assert out.returncode == 0, out.stderr
+    plan = json.loads(out.stdout)
+    assert plan["name"] == "Static" and plan["target_url"] == target.url
+    assert plan["rps"] == 40 and plan["duration_secs"] == 2 and plan["mode"] == "constant"
+    assert plan["thresholds"] == {"error_rate": 1.0, "p99_ms": 250}
+    assert [(t["name"], t["weight"], t["url"]) for t in plan["tasks"]] == [
+        ("products", 3, "/api/products"), ("product", 1, "/api/products/1")]
+    assert target.stats()["total"] == 0
+
+
+def test_dry_run_of_a_scenario_with_on_start_sends_nothing(loadpilot, target):
+    out = loadpilot("run", REPO / "examples" / "projects.py", "--dry-run", "--target", target.url)
+
+    assert out.returncode == 0, out.stderr
+    plan = json.loads(out.stdout)
+    assert plan["tasks"][0]["url"] == "/api/v1/projects/{id}"
+    assert target.stats()["total"] == 0
+
+
+def test_multi_call_task_is_recorded_in_order(loadpilot, write_scenario):
+    path = write_scenario("""
+from loadpilot import scenario, task
+
+@scenario()
+class Chain:
+    @task
+    def buy(self, client):
+        client.get("/api/products", params={"page": 1})
+        client.post("/api/cart", json={"items": [1]})
+        client.delete("/api/cart/1", headers={"X-Why": "cleanup"})
+""")
+
+    plan = dry_run_plan(loadpilot, path)
+
+    task = plan["tasks"][0]
+    assert [(r["method"], r["url"]) for r in task["requests"]] == [
+        ("GET", "/api/products?page=1"), ("POST", "/api/cart"), ("DELETE", "/api/cart/1")]
+    assert task["requests"][1]["body"] == '{"items": [1]}'
+    assert task["requests"][1]["headers"] == {"Content-Type": "application/json"}
+    assert task["requests"][2]["headers"] == {"X-Why": "cleanup"}
+    assert (task["method"], task["url"]) == ("GET", "/api/products?page=1")
+
+
+def test_helper_module_next_to_the_scenario_imports(loadpilot, write_scenario):
+    write_scenario("BASE = '/api/v1'\n\ndef project(pid):\n    return f'{BASE}/projects/{pid}'\n", "paths.py")
+    path = write_scenario("""
+from loadpilot import scenario, task
+from paths import project
+
+@scenario()
+class UsesHelper:
+    @task
+    def read(self, client):
+        client.get(project(3))
+""", "uses_helper.py")
+
+    plan = dry_run_plan(loadpilot, path)
+
+    assert plan["tasks"][0]["url"] == "/api/v1/projects/3"
+
+
+@pytest.mark.parametrize("example", ["quickstart.py", "checkout.py", "projects.py"])
+def test_examples_dry_run(loadpilot, example):
+    plan = dry_run_plan(loadpilot, REPO / "examples" / example)
+
+    assert plan["tasks"]
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "A subcommand is required"),
+    (["run", "x.py", "--bogus"], "--bogus"),
+    (["run"], "no scenario file given"),
+    (["run", "does_not_exist.py"], "scenario file not found"),
+    (["run", "x.py", "--threshold"], "--threshold"),
+])
+def test_usage_errors_exit_2(loadpilot, args, message):
+    out = loadpilot(*args)
+
+    assert out.returncode == 2
+    assert message in out.stderr
+
+
+def test_static_run_sends_the_load_and_passes(loadpilot, target, write_scenario, tmp_path):
+    path = write_scenario(STATIC)
+    results = tmp_path / "out" / "results.json"
+
+    out = loadpilot("run", path, "--target", target.url, "--results-json", results)
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "All thresholds passed" in out.stdout
+    stats = target.stats()
+    assert 60 <= stats["total"] <= 100  # 40 rps for 2 s
+    assert stats["by_path"]["/api/products"] > stats["by_path"]["/api/products/1"]
+    assert json.loads(results.read_text())["requests_total"] == stats["total"]
+
+
+def test_breached_threshold_exits_1(loadpilot, target, write_scenario):
+    path = write_scenario(STATIC.replace('duration="2s"', 'duration="1s"'))
+
+    out = loadpilot("run", path, "--target", target.url, "--threshold", "max_ms=0")
+
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "thresholds failed" in out.stdout
+
+
+def test_on_start_runs_for_real_and_on_stop_cleans_up(loadpilot, target, tmp_path):
+    source = (REPO / "examples" / "projects.py").read_text()
+    path = tmp_path / "projects.py"
+    path.write_text(source.replace('duration="2m", ramp_up="20s"', 'duration="2s", ramp_up="0"'))
+
+    out = loadpilot("run", path, "--target", target.url)
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    stats = target.stats()
+    assert stats["by_path"]["/auth/login"] == 10           # one login per pre-authenticated user
+    assert stats["by_method"]["DELETE"] == 1               # the last on_stop deleted the project
+    assert len(stats["by_authorization"]) == 10            # the load rotated through their tokens
+    token = target.call("POST", "/auth/login", {})["access_token"]
+    assert target.call("GET", "/api/v1/projects", token=token) == []
+
+
+def test_on_start_failure_shows_the_traceback(loadpilot, target, write_scenario):
+    path = write_scenario("""
+from loadpilot import VUser, scenario, task
+
+@scenario(duration="1s", ramp_up="0")
+class Fails(VUser):
+    def on_start(self, client):
+        client.get("/status/500").raise_for_status()
+
+    @task
+    def home(self, client):
+        client.get("/health")
+""")
+
+    out = loadpilot("run", path, "--target", target.url)
+
+    assert out.returncode == 2
+    assert "on_start failed against" in out.stderr
+    assert "HTTPError: 500 Server Error for url: /status/500" in out.stderr
+    assert f'File "{path}", line 7, in on_start' in out.stderr

@@ -1,0 +1,186 @@
+"""Task capture, the Python half of plan building (loadpilot._capture)."""
+
+import textwrap
+
+from loadpilot import VUser, scenario, task
+from loadpilot import _capture as capture
+
+
+def calls_of(cls):
+    return {t["name"]: t["calls"] for t in capture.capture(cls)["tasks"]}
+
+
+def test_render_appends_params_to_the_query_string():
+    call = capture.render("get", "/api/products?sort=name", params={"page": 2, "tag": ["a", "b"]})
+
+    assert call["method"] == "GET"
+    assert call["url"] == "/api/products?sort=name&page=2&tag=a&tag=b"
+
+
+def test_render_json_serialises_and_sets_the_content_type():
+    call = capture.render("POST", "/api/cart", headers={"X-Trace": "1"}, json={"id": 1, "qty": 2})
+
+    assert call["body"] == b'{"id": 1, "qty": 2}'
+    assert call["headers"] == [["X-Trace", "1"], ["Content-Type", "application/json"]]
+
+
+def test_render_keeps_a_content_type_the_user_set():
+    call = capture.render("POST", "/x", headers={"content-type": "application/vnd.api+json"}, json={})
+
+    assert call["headers"] == [["content-type", "application/vnd.api+json"]]
+
+
+def test_render_data_as_str_bytes_and_form():
+    assert capture.render("POST", "/x", data="a=1")["body"] == b"a=1"
+    assert capture.render("POST", "/x", data=b"\x00\xff")["body"] == b"\x00\xff"
+    form = capture.render("POST", "/x", data={"user": "demo", "pass": "s p"})
+    assert form["body"] == b"user=demo&pass=s+p"
+    assert form["headers"] == [["Content-Type", "application/x-www-form-urlencoded"]]
+
+
+def test_every_call_of_a_task_is_recorded_in_order():
+    @scenario()
+    class Flow:
+        @task
+        def checkout(self, client):
+            client.get("/api/products")
+            client.post("/api/cart", json={"id": 1})
+            client.delete("/api/cart/1")
+
+    calls = calls_of(Flow)["checkout"]
+
+    assert [(c["method"], c["url"]) for c in calls] == [
+        ("GET", "/api/products"), ("POST", "/api/cart"), ("DELETE", "/api/cart/1")]
+
+
+def test_async_tasks_and_batch_are_captured_without_an_event_loop():
+    @scenario()
+    class Flow:
+        @task
+        async def fetch(self, client):
+            resp = await client.get("/a")
+            assert resp.status_code == 200
+            await client.batch([{"path": "/b"}, {"method": "put", "path": "/c", "data": "x"}])
+
+    calls = calls_of(Flow)["fetch"]
+
+    assert [(c["method"], c["url"]) for c in calls] == [("GET", "/a"), ("GET", "/b"), ("PUT", "/c")]
+
+
+def test_on_start_state_shows_as_placeholders_and_its_calls_are_not_tasks():
+    @scenario()
+    class Flow(VUser):
+        def on_start(self, client):
+            self.token = client.post("/auth/login", json={}).json()["access_token"]
+            self.project = client.post("/api/v1/projects", json={}).json()["id"]
+
+        @task
+        def read(self, client):
+            client.get(f"/api/v1/projects/{self.project}",
+                       headers={"Authorization": f"Bearer {self.token}"})
+
+    calls = calls_of(Flow)
+
+    assert list(calls) == ["read"]
+    assert calls["read"][0]["url"] == "/api/v1/projects/{id}"
+    assert calls["read"][0]["headers"] == [["Authorization", "Bearer {access_token}"]]
+
+
+def test_problems_name_the_task():
+    @scenario()
+    class Flow:
+        @task
+        def idle(self, client):
+            pass
+
+        @task
+        def broken(self, client):
+            raise ValueError("no")
+
+    problems = capture.capture(Flow)["problems"]
+
+    assert problems[0] == "task 'idle' makes no HTTP call"
+    assert problems[1].startswith("task 'broken' raised ValueError: no (test_capture.py, line ")
+
+
+def test_tasks_are_found_through_inheritance_base_first():
+    class Base:
+        @task(weight=2)
+        def a(self, client):
+            client.get("/a")
+
+    @scenario()
+    class Child(Base):
+        @task
+        def b(self, client):
+            client.get("/b")
+
+    assert capture.find_tasks(Child) == [("a", 2), ("b", 1)]
+
+
+def test_describe_reports_hooks_checks_and_async():
+    @scenario(rps=3)
+    class Flow(VUser):
+        def on_start(self, client):
+            pass
+
+        @task
+        async def t(self, client):
+            await client.get("/")
+
+        def check_t(self, status_code, body):
+            assert status_code == 200
+
+    info = capture.describe(Flow)
+
+    assert info["rps"] == 3 and info["tasks"] == ["t"]
+    assert info["has_on_start"] and not info["has_on_stop"]
+    assert info["has_checks"] and info["has_async"]
+
+
+def test_plain_vuser_has_no_hooks():
+    @scenario()
+    class Flow(VUser):
+        @task
+        def t(self, client):
+            client.get("/")
+
+    info = capture.describe(Flow)
+
+    assert not info["has_on_start"] and not info["has_on_stop"]
+
+
+def test_load_file_imports_helpers_beside_it_and_finds_scenarios(tmp_path):
+    (tmp_path / "shared_paths.py").write_text("HOME = '/home'\n")
+    (tmp_path / "flows.py").write_text(textwrap.dedent("""
+        from loadpilot import scenario, task
+        from shared_paths import HOME
+
+        @scenario()
+        class First:
+            @task
+            def home(self, client):
+                client.get(HOME)
+
+        @scenario()
+        class Second(First):
+            pass
+    """))
+
+    module, error = capture.load_file(str(tmp_path / "flows.py"))
+
+    assert error == ""
+    assert module.__name__ == "flows"
+    assert [c.__name__ for c in capture.find_scenarios(module)] == ["First", "Second"]
+
+
+def test_load_file_returns_the_traceback_with_file_and_line(tmp_path):
+    path = tmp_path / "broken.py"
+    path.write_text("x = 1\ny = undefined_name\n")
+
+    module, error = capture.load_file(str(path))
+
+    assert module is None
+    assert f'File "{path}", line 2' in error
+    assert error.endswith("NameError: name 'undefined_name' is not defined")
+    assert "_capture.py" not in error
