@@ -199,8 +199,18 @@ class RecordedResponse(Response):
         return PlaceholderJSON()
 
 
+#: Set when a captured task calls client.batch: such a scenario runs in Python mode,
+#: where batch really runs its requests concurrently.
+BATCH_USED = False
+
+
 class RecordingClient(LoadClient):
     """A LoadClient that sends nothing: it records every call in order."""
+
+    def batch(self, requests: List[Mapping[str, Any]]) -> List[Response]:
+        global BATCH_USED
+        BATCH_USED = True
+        return super().batch(requests)
 
     def __init__(self) -> None:
         self.calls: List[Call] = []
@@ -254,10 +264,52 @@ def _raised(what: str, e: BaseException) -> str:
     return f"{what} raised {detail}" + (f" ({location})" if location else "")
 
 
+def _class_state(cls: type) -> List[Tuple[type, str, Any]]:
+    """The data attributes of `cls` and its bases (class-level shared state such as a
+    shared project id or a user counter), with copies of plain containers."""
+    state = []
+    for klass in cls.__mro__:
+        if klass is object or klass.__module__ == "loadpilot":
+            continue
+        for name, value in list(vars(klass).items()):
+            if name.startswith("__") or callable(value) or isinstance(value, (staticmethod, classmethod, property)):
+                continue
+            if isinstance(value, (list, dict, set)):
+                value = value.copy()
+            state.append((klass, name, value))
+    return state
+
+
+def _restore(cls: type, state: List[Tuple[type, str, Any]]) -> None:
+    """Puts class-level state back as _class_state() saw it; attributes added since go."""
+    saved = {(klass, name) for klass, name, _ in state}
+    for klass in cls.__mro__:
+        if klass is object or klass.__module__ == "loadpilot":
+            continue
+        for name, value in list(vars(klass).items()):
+            if (klass, name) not in saved and not name.startswith("__") and not callable(value) \
+                    and not isinstance(value, (staticmethod, classmethod, property)):
+                delattr(klass, name)
+    for klass, name, value in state:
+        setattr(klass, name, value)
+
+
 def capture(cls: type) -> Dict[str, Any]:
     """Captures the static plan of `cls` without sending anything: on_start runs against
     a recording client too (its calls are setup, so they are dropped) and then each
-    task once. Returns {tasks, problems}."""
+    task once. Returns {tasks, problems}.
+
+    Class-level state the capture changes (a shared id set under a lock, a counter) is
+    restored afterwards, so the real virtual users start from what the file defines
+    rather than from placeholders."""
+    state = _class_state(cls)
+    try:
+        return _capture(cls)
+    finally:
+        _restore(cls, state)
+
+
+def _capture(cls: type) -> Dict[str, Any]:
     problems: List[str] = []
     try:
         vuser = cls()

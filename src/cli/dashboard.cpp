@@ -24,8 +24,8 @@ std::string progress_bar(double elapsed, double total, std::size_t width) {
 std::string phase_of(const metrics::Snapshot& s) { return s.phase.empty() ? "-" : s.phase; }
 
 std::string behind_line(const metrics::Snapshot& s) {
-  return "generator behind: " + format_count(s.late) + " late, " + format_count(s.dropped) +
-         " dropped (the target rate was not held)";
+  return "generator behind: " + format_count(s.late) + " sent late (≥10 ms after due), " +
+         format_count(s.dropped) + " dropped";
 }
 
 }  // namespace

@@ -143,6 +143,12 @@ std::string results_json(const ResultsInput& in) {
                             {"p99_ms", ms(s.latency.p99_ms)}});
   }
   j["timeline"] = std::move(timeline);
+  Json failures = Json::array();
+  for (const auto& [message, count] : in.check_failures) {
+    failures.push_back(Json{{"message", message}, {"count", count}});
+  }
+  j["check_failures"] = std::move(failures);
+  j["mode"] = in.mode;
 
   // Names come from user scenario files; a stray Latin-1 byte must not lose the run.
   return j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";

@@ -32,6 +32,9 @@ struct ResultsInput {
   double started_at = 0;                     ///< unix seconds, when the load started
   double finished_at = 0;                    ///< unix seconds, when it ended
   std::vector<metrics::Snapshot> timeline;   ///< every snapshot of the run, in order
+  /// Python mode: distinct check_<task> (or task) failure messages with their counts.
+  std::vector<std::pair<std::string, std::uint64_t>> check_failures;
+  std::string mode = "static";               ///< "static" (C++ engine) or "python" (virtual users)
 };
 
 /// The results document: one JSON object, 2-space indented, ending in a newline.

@@ -14,15 +14,11 @@
 #include "core/plan_json.hpp"
 #include "engine/runner.hpp"
 #include "python/scenario.hpp"
+#include "python/vuser_runner.hpp"
 
 namespace lp::cli {
 
 namespace {
-
-// Virtual users whose on_start runs against the target before a local run; their task
-// headers and URLs rotate through the load. Ten keeps setup quick (one login each) while
-// still spreading the load over several identities.
-constexpr std::uint32_t kPreauthPoolSize = 10;
 
 std::atomic<bool> g_stop{false};
 
@@ -83,12 +79,15 @@ bool is_problem_list(const Error& error) {
   return error.code == ErrorCode::Invalid && error.hint.empty();
 }
 
-void note_unsupported(const python::ScenarioInfo& s) {
-  if (s.has_checks) {
-    std::fprintf(stderr,
-                 "note: check_* methods do not run in local static mode yet; a status >= 400 "
-                 "or a transport failure counts as an error\n");
+/// The most frequent check failures, after the summary (all of them go to the results).
+void print_check_failures(const std::vector<std::pair<std::string, std::uint64_t>>& failures) {
+  if (failures.empty()) return;
+  constexpr std::size_t kShown = 10;
+  std::printf("\n  check failures\n");
+  for (std::size_t i = 0; i < failures.size() && i < kShown; ++i) {
+    std::printf("  %8llu× %s\n", static_cast<unsigned long long>(failures[i].second), failures[i].first.c_str());
   }
+  if (failures.size() > kShown) std::printf("  … and %zu more distinct messages\n", failures.size() - kShown);
 }
 
 ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& plan, const RunArgs& args) {
@@ -105,16 +104,21 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
   options.stop = &g_stop;
 
   double started_at = unix_now();
-  Result<engine::RunResult> result = [&] {
+  bool python_mode = python::needs_python_mode(scenario);
+  std::optional<SetupStats> setup;
+  std::vector<std::pair<std::string, std::uint64_t>> check_failures;
+  Result<engine::RunResult> result = [&]() -> Result<engine::RunResult> {
     StopSignals signals;
-    return engine::run_plan(plan, options);
+    if (!python_mode) return engine::run_plan(plan, options);
+    auto py = python::run_python_mode(scenario, plan, options);
+    if (!py) return std::move(py).error();
+    if (scenario.has_on_start || scenario.has_on_stop) setup = SetupStats{py->setup.requests, py->setup.errors};
+    check_failures = std::move(py->check_failures);
+    return std::move(py->run);
   }();
   double finished_at = unix_now();
   dashboard.finish();
 
-  for (const auto& traceback : python::stop_vusers(scenario)) {
-    std::fprintf(stderr, "on_stop raised:\n%s\n", traceback.c_str());
-  }
   if (!result) {
     print_error(result.error());
     return ExitCode::Usage;
@@ -122,17 +126,13 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
 
   const metrics::Snapshot& final = result->final_snapshot;
   auto thresholds = evaluate_thresholds(plan.thresholds, final);
-  std::optional<SetupStats> setup;
-  if (!plan.vuser_configs.empty()) {
-    auto counts = python::setup_counts(scenario);
-    setup = SetupStats{counts.requests, counts.errors};
-  }
-  std::fputc('\n', stdout);
   print_summary(stdout, plan.name, final, finished_at - started_at, thresholds, setup ? &*setup : nullptr);
+  print_check_failures(check_failures);
   std::fflush(stdout);
 
   ResultsInput input{plan.name, plan.target_url, plan.rps, plan.duration_secs, plan.mode, final,
-                     thresholds, setup, started_at, finished_at, std::move(timeline)};
+                     thresholds, setup, started_at, finished_at, std::move(timeline),
+                     std::move(check_failures), python_mode ? "python" : "static"};
   bool written = true;
   auto write = [&](const std::string& path) {
     if (auto status = write_file_atomic(path, results_json(input)); !status) {
@@ -169,7 +169,9 @@ ExitCode run_command(const RunArgs& args) {
 
   python::BuildOptions options;
   options.target_url = args.target_url;
-  options.preauth_vusers = args.dry_run ? 0 : kPreauthPoolSize;
+  // Locally, on_start runs in real virtual users (Python mode), so the plan is built by
+  // capture alone. (A pre-authenticated pool is for agents without Python.)
+  options.preauth_vusers = 0;
   auto plan = python::build_plan(*scenario, options);
   if (!plan && !is_problem_list(plan.error())) {
     print_error(plan.error());  // an on_start traceback, or a bug
@@ -190,7 +192,6 @@ ExitCode run_command(const RunArgs& args) {
     std::printf("%s\n", core::plan_to_json(*plan, /*pretty=*/true).c_str());
     return ExitCode::Ok;
   }
-  note_unsupported(*scenario);
   return run_plan_here(*scenario, *plan, args);
 }
 

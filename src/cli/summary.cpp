@@ -127,8 +127,8 @@ void print_summary(std::FILE* out, const std::string& scenario, const metrics::S
                 "   " + format_percent(percent_of(final.errors_total, final.requests_total)) +
                 " error rate");
   if (final.late != 0 || final.dropped != 0) {
-    line(out, "  generator behind: " + format_count(final.late) + " late, " +
-                  format_count(final.dropped) + " dropped (the target rate was not held)");
+    line(out, "  generator behind: " + format_count(final.late) + " sent late (≥10 ms after due), " +
+                  format_count(final.dropped) + " dropped");
   }
   if (setup != nullptr) {
     line(out, "  setup (on_start/on_stop): " + format_count(setup->requests) + " requests, " +

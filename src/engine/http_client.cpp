@@ -128,6 +128,10 @@ class HttpClient::Impl final : public http::ConnectionObserver {
     ++ts.errors;
     ++ts.errors_by_kind[static_cast<std::size_t>(metrics::ErrorKind::Check)];
   }
+  void expire_in_flight() {
+    expire_requested_.store(true);
+    wake();
+  }
   const ClientOptions& options() const { return options_; }
   bool has_tls() const { return tls_ != nullptr; }
 
@@ -160,6 +164,7 @@ class HttpClient::Impl final : public http::ConnectionObserver {
         std::uint32_t slot = http::Connection::slot_of(tag);
         if (slot < conns_.size() && conns_[slot]->tag() == tag) conns_[slot]->on_event(events[i].events);
       }
+      if (expire_requested_.exchange(false)) fail_everything();
       auto now = Clock::now();
       if (now >= next_scan) {
         for (auto& c : conns_) {
@@ -176,18 +181,22 @@ class HttpClient::Impl final : public http::ConnectionObserver {
       }
       if (stop_.load()) {
         drain_inbox();
-        for (auto& c : conns_) {
-          if (c->busy()) c->expire();
-        }
-        for (auto& [ep, pool] : pools_) {
-          while (!pool.waiting.empty()) {
-            PendingCall* call = pool.waiting.front();
-            pool.waiting.pop_front();
-            fail_call(*call, http::Failure::Timeout);
-          }
-        }
+        fail_everything();
         return;
       }
+    }
+  }
+
+  void fail_everything() {
+    for (auto& [ep, pool] : pools_) {
+      while (!pool.waiting.empty()) {
+        PendingCall* call = pool.waiting.front();
+        pool.waiting.pop_front();
+        fail_call(*call, http::Failure::Timeout);
+      }
+    }
+    for (auto& c : conns_) {
+      if (c->busy()) c->expire();
     }
   }
 
@@ -309,6 +318,7 @@ class HttpClient::Impl final : public http::ConnectionObserver {
   int wake_fd_ = -1;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> expire_requested_{false};
 
   std::mutex inbox_mu_;
   std::vector<PendingCall*> inbox_;
@@ -382,5 +392,6 @@ CallResponse HttpClient::execute(const CallRequest& request) {
 metrics::RunStats HttpClient::load_stats() const { return impl_->load_stats(); }
 metrics::TaskStats HttpClient::setup_stats() const { return impl_->setup_stats(); }
 void HttpClient::record_check_failure(std::uint32_t task) { impl_->record_check_failure(task); }
+void HttpClient::expire_in_flight() { impl_->expire_in_flight(); }
 
 }  // namespace lp::engine

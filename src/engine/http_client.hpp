@@ -69,6 +69,9 @@ class HttpClient {
   metrics::TaskStats setup_stats() const;
   /// A check_<task> raised: one error of kind `check` for the task. Thread-safe.
   void record_check_failure(std::uint32_t task);
+  /// Fails every call in flight or waiting with a timeout (the drain after a stop ran
+  /// out). Later calls work as usual, so on_stop can still make its calls. Thread-safe.
+  void expire_in_flight();
 
   class Impl;
 

@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "engine/compiled_plan.hpp"
+#include "engine/snapshot_builder.hpp"
 #include "engine/worker.hpp"
 
 namespace lp::engine {
@@ -29,10 +31,6 @@ void raise_fd_limit() {
   }
 }
 
-double unix_now() {
-  return duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 class Run {
  public:
   Run(std::shared_ptr<const CompiledPlan> plan, const RunOptions& options)
@@ -51,14 +49,12 @@ class Run {
     }
     // A little head room so every thread is parked in its loop before iteration 0.
     start_ = Clock::now() + std::chrono::milliseconds(5);
-    start_unix_ = unix_now() + 0.005;
+    builder_.emplace(plan_->profile, plan_->task_names, start_);
     for (auto& w : workers_) {
       threads_.emplace_back([w = w.get(), start = start_] { w->run(start); });
     }
 
     RunResult result;
-    std::uint64_t last_requests = 0;
-    Clock::time_point last_time = start_;
     auto next_tick = start_ + duration_cast<nanoseconds>(duration<double>(options_.interval_secs));
     bool stop_sent = false;
     for (;;) {
@@ -71,7 +67,7 @@ class Run {
       }
       auto now = Clock::now();
       if (now >= next_tick) {
-        auto snap = collect(now, last_requests, last_time, /*final=*/false);
+        auto snap = collect(now, /*final=*/false);
         if (options_.on_snapshot) options_.on_snapshot(snap);
         next_tick += duration_cast<nanoseconds>(duration<double>(options_.interval_secs));
         if (next_tick < now) next_tick = now + duration_cast<nanoseconds>(duration<double>(options_.interval_secs));
@@ -81,15 +77,14 @@ class Run {
     for (auto& t : threads_) t.join();
 
     auto now = Clock::now();
-    result.final_snapshot = collect(now, last_requests, last_time, /*final=*/true);
+    result.final_snapshot = collect(now, /*final=*/true);
     result.stats = std::move(last_stats_);
     if (options_.on_snapshot) options_.on_snapshot(result.final_snapshot);
     return result;
   }
 
  private:
-  metrics::Snapshot collect(Clock::time_point now, std::uint64_t& last_requests, Clock::time_point& last_time,
-                            bool final) {
+  metrics::Snapshot collect(Clock::time_point now, bool final) {
     ++epoch_;
     if (!final) {
       for (auto& w : workers_) w->request_publish(epoch_);
@@ -103,26 +98,9 @@ class Run {
     }
     metrics::RunStats stats(plan_->task_names.size());
     for (auto& w : workers_) w->merge_published(stats);
-    metrics::Snapshot snap = metrics::make_snapshot(stats, plan_->task_names);
-    double elapsed = std::max(0.0, duration<double>(now - start_).count());
-    double total = plan_->profile.total_secs();
-    snap.timestamp_secs = start_unix_ + elapsed;
-    snap.elapsed_secs = elapsed;
-    double dt = duration<double>(now - last_time).count();
-    snap.current_rps = dt > 0 ? double(snap.requests_total - last_requests) / dt : 0;
-    if (final) {
-      snap.current_rps = elapsed > 0 ? double(snap.requests_total) / std::min(elapsed, std::max(total, 1e-9)) : 0;
-      snap.phase = "done";
-      snap.target_rps = 0;
-      snap.active_workers = 0;
-    } else {
-      snap.phase = core::to_string(plan_->profile.phase_at(elapsed));
-      snap.target_rps = plan_->profile.rate_at(elapsed);
-      snap.active_workers = static_cast<std::uint32_t>(
-          std::count_if(workers_.begin(), workers_.end(), [](auto& w) { return !w->finished(); }));
-    }
-    last_requests = snap.requests_total;
-    last_time = now;
+    auto active = static_cast<std::uint32_t>(
+        std::count_if(workers_.begin(), workers_.end(), [](auto& w) { return !w->finished(); }));
+    metrics::Snapshot snap = builder_->build(stats, now, active, final);
     last_stats_ = std::move(stats);
     return snap;
   }
@@ -132,7 +110,7 @@ class Run {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   Clock::time_point start_{};
-  double start_unix_ = 0;
+  std::optional<SnapshotBuilder> builder_;
   std::uint64_t epoch_ = 0;
   metrics::RunStats last_stats_;
 };

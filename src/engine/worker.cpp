@@ -216,7 +216,7 @@ void Worker::dispatch(Clock::time_point now) noexcept {
       break;
     }
     auto intended = start_ + duration_cast<nanoseconds>(std::chrono::duration<double>(schedule_.next_due()));
-    if (now - intended >= kLateAfter) ++stats_.late;
+    if (now - intended >= metrics::kLateAfter) ++stats_.late;
     ++stats_.iterations;
     schedule_.advance();
     Iteration it;

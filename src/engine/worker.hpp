@@ -31,8 +31,6 @@ struct WorkerConfig {
 
 class Worker final : public http::ConnectionObserver {
  public:
-  /// Iterations sent this much after their due time count as late.
-  static constexpr std::chrono::microseconds kLateAfter{1000};
   static constexpr std::size_t kRecvBufferSize = 64 * 1024;
   /// Due iterations wait for a free connection at most this long; older ones are
   /// dropped (and counted). Their latency, from the due time, shows the wait.

@@ -134,7 +134,7 @@ std::string to_prometheus(const Snapshot& s) {
   sample(out, "loadpilot_active_workers", std::uint64_t{s.active_workers});
 
   family(out, "loadpilot_late_total", "counter",
-         "Requests sent 1 ms or more after their due time.");
+         "Iterations sent 10 ms or more after their due time.");
   sample(out, "loadpilot_late_total", s.late);
 
   family(out, "loadpilot_dropped_total", "counter",

@@ -3,6 +3,7 @@
 // Workers own theirs; the runner copies them once a second and merges.
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,11 @@
 #include "metrics/histogram.hpp"
 
 namespace lp::metrics {
+
+/// An iteration sent this long after its due time counts as late: the generator (no
+/// free connection or virtual user, or a starved machine) fell behind. Below it is
+/// ordinary wake-up jitter, which the latency figures show anyway.
+inline constexpr std::chrono::milliseconds kLateAfter{10};
 
 enum class ErrorKind : std::uint8_t {
   Connect,   ///< could not open a connection (refused, unreachable, DNS)
@@ -53,7 +59,7 @@ struct TaskStats {
 struct RunStats {
   std::vector<TaskStats> tasks;  ///< indexed like Plan::tasks
   std::uint64_t iterations = 0;  ///< task iterations started
-  std::uint64_t late = 0;        ///< sent ≥ 1 ms after their due time (no free connection)
+  std::uint64_t late = 0;        ///< sent ≥ kLateAfter (10 ms) after their due time
   std::uint64_t dropped = 0;     ///< never sent: the backlog of due iterations was full
   std::uint64_t in_flight = 0;   ///< requests on the wire at the time of the copy
   std::uint64_t connections = 0; ///< open connections at the time of the copy

@@ -9,15 +9,11 @@
 #include "core/duration.hpp"
 #include "core/validate.hpp"
 #include "python/interpreter.hpp"
+#include "python/scenario_handle.hpp"
 
 namespace lp::python {
 
 namespace py = pybind11;
-
-struct ScenarioHandle {
-  py::object cls;                 ///< the @scenario class
-  py::object pool = py::none();   ///< loadpilot._capture.VUserPool once build_plan started one
-};
 
 namespace {
 

@@ -164,7 +164,7 @@ TEST(Dashboard, InteractiveWarnsOnlyWhenTheGeneratorFellBehind) {
 
   for (const auto& line : calm_lines) EXPECT_EQ(line.find("generator behind"), std::string::npos);
   EXPECT_EQ(behind_lines.back(),
-            "generator behind: 5 late, 2 dropped (the target rate was not held)");
+            "generator behind: 5 sent late (≥10 ms after due), 2 dropped");
 }
 
 TEST(Dashboard, TaskNamesFromTheConstructorFillRowsTheSnapshotLacks) {

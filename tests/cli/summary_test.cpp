@@ -87,7 +87,7 @@ TEST(Summary, MentionsLateAndDroppedOnlyWhenNonZero) {
   const auto behind_text = summary_of(behind, 60, {});
 
   EXPECT_FALSE(contains(calm_text, "generator behind"));
-  EXPECT_TRUE(contains(behind_text, "generator behind: 4 late, 1 dropped")) << behind_text;
+  EXPECT_TRUE(contains(behind_text, "generator behind: 4 sent late (≥10 ms after due), 1 dropped")) << behind_text;
 }
 
 TEST(Summary, ReportsSetupRequestsApartFromTheLoad) {

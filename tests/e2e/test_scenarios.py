@@ -273,11 +273,42 @@ def test_on_start_runs_for_real_and_on_stop_cleans_up(loadpilot, target, tmp_pat
 
     assert out.returncode == 0, out.stdout + out.stderr
     stats = target.stats()
-    assert stats["by_path"]["/auth/login"] == 10           # one login per pre-authenticated user
-    assert stats["by_method"]["DELETE"] == 1               # the last on_stop deleted the project
-    assert len(stats["by_authorization"]) == 10            # the load rotated through their tokens
+    logins = stats["by_path"]["/auth/login"]
+    assert logins >= 1                                     # one per virtual user
+    assert stats["by_method"]["POST"] == logins + 1        # the shared project was created once
+    assert stats["by_method"]["DELETE"] == 1               # the last on_stop deleted it
+    assert len(stats["by_authorization"]) == logins        # every user sent its own token
     token = target.call("POST", "/auth/login", {})["access_token"]
     assert target.call("GET", "/api/v1/projects", token=token) == []
+
+
+def test_each_virtual_user_logs_in_once_and_sends_its_own_token(loadpilot, target, write_scenario, tmp_path):
+    # 100 ms per call at 40 iterations/s needs about four users at once.
+    path = write_scenario("""
+from loadpilot import VUser, scenario, task
+
+@scenario(rps=40, duration="2s", ramp_up="0", mode="constant")
+class Shopper(VUser):
+    def on_start(self, client):
+        self.token = client.post("/auth/login", json={"user": "u"}).json()["access_token"]
+
+    @task
+    def slow(self, client):
+        client.get("/delay/100", headers={"Authorization": f"Bearer {self.token}"})
+""")
+    results = tmp_path / "results.json"
+
+    out = loadpilot("run", path, "--target", target.url, "--results-json", results)
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    stats, doc = target.stats(), json.loads(results.read_text())
+    logins = stats["by_path"]["/auth/login"]
+    tokens = {k: v for k, v in stats["by_authorization"].items()}
+    assert logins >= 3
+    assert len(tokens) == logins                           # each user its own token, none shared
+    assert sum(tokens.values()) == stats["by_route"]["/delay/{ms}"] == doc["requests_total"] == 80
+    assert doc["setup"]["requests"] == logins              # setup calls reported apart
+    assert doc["mode"] == "python"
 
 
 def test_on_start_failure_shows_the_traceback(loadpilot, target, write_scenario):
@@ -297,6 +328,7 @@ class Fails(VUser):
     out = loadpilot("run", path, "--target", target.url)
 
     assert out.returncode == 2
+    assert target.stats()["by_path"].get("/health", 0) == 0  # no load after a failed on_start
     assert "on_start failed against" in out.stderr
     assert "HTTPError: 500 Server Error for url: /status/500" in out.stderr
     assert f'File "{path}", line 7, in on_start' in out.stderr

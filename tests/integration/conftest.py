@@ -1,7 +1,7 @@
 """Fixtures shared by the black-box integration tests.
 
 Binaries are taken from $LOADPILOT_BIN (ctest sets it to build/bin); without it, from
-<repo>/build-target/bin. `target_server` starts loadpilot-target on a free loopback
+<repo>/build/bin. `target_server` starts loadpilot-target on a free loopback
 port and stops it by pid when the test ends.
 
 Example::
@@ -27,7 +27,7 @@ from typing import Callable, Iterator
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-DEFAULT_BIN_DIR = REPO / "build-target" / "bin"
+DEFAULT_BIN_DIR = REPO / "build" / "bin"
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 _LISTENING = re.compile(r"^loadpilot-target listening on (http://(\S+):(\d+))$")

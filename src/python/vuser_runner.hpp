@@ -1,0 +1,38 @@
+#pragma once
+// Python mode: virtual users run the scenario's Python task bodies (used when the
+// scenario has on_start, on_stop, check_*, async tasks or client.batch). The rate is
+// still the scenario's (open model): a C++ dispatcher hands each due iteration to a free
+// virtual user, starting more users as the rate needs them. Each user is a thread that
+// holds the GIL only while it runs Python; every HTTP call goes through the engine's
+// HttpClient with the GIL released.
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/plan.hpp"
+#include "core/result.hpp"
+#include "engine/runner.hpp"
+#include "python/scenario.hpp"
+
+namespace lp::python {
+
+struct PythonRunResult {
+  engine::RunResult run;        ///< load figures, as the static engine reports them
+  SetupCounts setup;            ///< on_start / on_stop calls, reported apart
+  /// Distinct failure messages of check_<task> (or of a task that raised), with counts.
+  std::vector<std::pair<std::string, std::uint64_t>> check_failures;
+  std::uint64_t vusers = 0;     ///< virtual users started
+};
+
+/// True when `scenario` needs Python mode rather than the static engine. Call after
+/// build_plan (task capture notices client.batch).
+bool needs_python_mode(const ScenarioInfo& scenario);
+
+/// Runs `plan` (built from `scenario`) with Python virtual users. Prints the first
+/// traceback of a failing on_start/on_stop to stderr. Call with the interpreter started.
+Result<PythonRunResult> run_python_mode(const ScenarioInfo& scenario, const core::Plan& plan,
+                                        const engine::RunOptions& options);
+
+}  // namespace lp::python
