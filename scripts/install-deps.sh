@@ -12,6 +12,7 @@ BUILD_PKGS=(
   libcpp-httplib-dev              # loadpilot-target, control-plane HTTP
   libgtest-dev googletest         # unit tests
   python3.11-dev pybind11-dev     # embedded CPython in the CLI
+  python3-greenlet                # Python mode: virtual users as greenlets on one thread
 )
 TEST_PKGS=(
   python3 python3-pytest          # black-box CLI tests (Debian's /usr/bin/python3)

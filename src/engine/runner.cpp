@@ -56,6 +56,7 @@ class Run {
 
     RunResult result;
     auto next_tick = start_ + duration_cast<nanoseconds>(duration<double>(options_.interval_secs));
+    const auto end = start_ + duration_cast<nanoseconds>(duration<double>(plan_->profile.total_secs()));
     bool stop_sent = false;
     for (;;) {
       bool all_done = std::all_of(workers_.begin(), workers_.end(), [](auto& w) { return w->finished(); });
@@ -66,7 +67,7 @@ class Run {
         result.stopped_early = true;
       }
       auto now = Clock::now();
-      if (now >= next_tick) {
+      if (now >= next_tick && now < end) {  // past the end, the final snapshot says it all
         auto snap = collect(now, /*final=*/false);
         if (options_.on_snapshot) options_.on_snapshot(snap);
         next_tick += duration_cast<nanoseconds>(duration<double>(options_.interval_secs));

@@ -39,10 +39,23 @@ class EmbeddedImporter(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 sys.meta_path.insert(0, EmbeddedImporter(SOURCES))
 )py";
 
-/// Finalizes the interpreter at exit so buffered Python output (print in a scenario) is
-/// flushed; every py::object is gone by then (they live in main's scope).
+/// Flushes Python's stdout/stderr at exit (a scenario's print()). The interpreter is
+/// not finalized: Py_FinalizeEx crashes in greenlet 2.0.2's thread-state teardown once
+/// Python mode has used greenlets, and the process is ending anyway.
 struct Finalizer {
-  ~Finalizer() { py::finalize_interpreter(); }
+  ~Finalizer() {
+    if (!Py_IsInitialized()) return;
+    PyGILState_STATE state = PyGILState_Ensure();
+    for (const char* name : {"stdout", "stderr"}) {
+      PyObject* stream = PySys_GetObject(name);  // borrowed
+      if (stream && stream != Py_None) {
+        PyObject* r = PyObject_CallMethod(stream, "flush", nullptr);
+        if (r) Py_DECREF(r);
+        else PyErr_Clear();
+      }
+    }
+    PyGILState_Release(state);
+  }
 };
 
 }  // namespace

@@ -1,21 +1,23 @@
-#include "engine/http_client.hpp"
+#include "engine/call_loop.hpp"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "support/loopback_server.hpp"
 
 using lp::engine::CallRequest;
 using lp::engine::ClientOptions;
-using lp::engine::HttpClient;
+using lp::engine::CallLoop;
 using lp::testing::LoopbackServer;
 
 namespace {
 
-std::unique_ptr<HttpClient> make_client(std::uint32_t timeout_ms = 5000) {
+std::unique_ptr<CallLoop> make_client(std::uint32_t timeout_ms = 5000) {
   ClientOptions o;
   o.task_count = 2;
   o.timeout_ms = timeout_ms;
-  auto c = HttpClient::create(o);
+  auto c = CallLoop::create(o);
   EXPECT_TRUE(c.ok());
   return std::move(*c);
 }
@@ -31,7 +33,7 @@ const std::string kOk = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCo
 
 }  // namespace
 
-TEST(HttpClient, ReturnsStatusHeadersAndBody) {
+TEST(CallLoop, ReturnsStatusHeadersAndBody) {
   LoopbackServer server([](const std::string&) { return kOk; });
   auto client = make_client();
 
@@ -44,7 +46,7 @@ TEST(HttpClient, ReturnsStatusHeadersAndBody) {
   EXPECT_EQ(r.headers[0].first, "Content-Type");
 }
 
-TEST(HttpClient, ReusesOneKeepAliveConnection) {
+TEST(CallLoop, ReusesOneKeepAliveConnection) {
   LoopbackServer server([](const std::string&) { return kOk; });
   auto client = make_client();
 
@@ -54,7 +56,7 @@ TEST(HttpClient, ReusesOneKeepAliveConnection) {
   EXPECT_EQ(server.connections(), 1);
 }
 
-TEST(HttpClient, ReconnectsAfterConnectionClose) {
+TEST(CallLoop, ReconnectsAfterConnectionClose) {
   LoopbackServer server([](const std::string&) {
     return std::string("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
   });
@@ -65,7 +67,7 @@ TEST(HttpClient, ReconnectsAfterConnectionClose) {
   EXPECT_EQ(server.connections(), 5);
 }
 
-TEST(HttpClient, DecodesChunkedBodies) {
+TEST(CallLoop, DecodesChunkedBodies) {
   LoopbackServer server([](const std::string&) {
     return std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
   });
@@ -74,7 +76,7 @@ TEST(HttpClient, DecodesChunkedBodies) {
   EXPECT_EQ(client->execute(get(server.url())).body, "hello world");
 }
 
-TEST(HttpClient, CountsRefusedConnectionsAsConnectErrors) {
+TEST(CallLoop, CountsRefusedConnectionsAsConnectErrors) {
   std::string url;
   {
     LoopbackServer gone([](const std::string&) { return kOk; });
@@ -86,11 +88,11 @@ TEST(HttpClient, CountsRefusedConnectionsAsConnectErrors) {
 
   EXPECT_EQ(r.failure, lp::metrics::ErrorKind::Connect);
   EXPECT_NE(r.error.find("could not connect"), std::string::npos);
-  auto stats = client->load_stats();
+  const auto& stats = client->load_stats();
   EXPECT_EQ(stats.tasks[1].errors_by_kind[static_cast<int>(lp::metrics::ErrorKind::Connect)], 1u);
 }
 
-TEST(HttpClient, TimesOutASilentServer) {
+TEST(CallLoop, TimesOutASilentServer) {
   LoopbackServer server([](const std::string&) {
     std::this_thread::sleep_for(std::chrono::milliseconds(600));
     return kOk;
@@ -102,7 +104,7 @@ TEST(HttpClient, TimesOutASilentServer) {
   EXPECT_EQ(r.failure, lp::metrics::ErrorKind::Timeout);
 }
 
-TEST(HttpClient, BatchRunsConcurrentlyAndKeepsOrder) {
+TEST(CallLoop, SubmittedCallsRunConcurrently) {
   LoopbackServer server([](const std::string& head) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     std::string path = head.substr(4, head.find(' ', 4) - 4);
@@ -111,7 +113,15 @@ TEST(HttpClient, BatchRunsConcurrentlyAndKeepsOrder) {
   auto client = make_client();
   std::vector<CallRequest> reqs{get(server.url("/a")), get(server.url("/b")), get(server.url("/c"))};
 
-  auto out = client->execute_batch(reqs);
+  std::vector<std::uint64_t> ids;
+  for (auto& r : reqs) ids.push_back(client->submit(r));
+  std::vector<lp::engine::CallResponse> out(3);
+  for (int got = 0; got < 3;) {
+    for (auto& c : client->poll(CallLoop::Clock::now() + std::chrono::seconds(5))) {
+      out[std::find(ids.begin(), ids.end(), c.id) - ids.begin()] = std::move(c.response);
+      ++got;
+    }
+  }
 
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[0].body, "/a");
@@ -120,7 +130,7 @@ TEST(HttpClient, BatchRunsConcurrentlyAndKeepsOrder) {
   EXPECT_EQ(server.connections(), 3);  // three connections at once, not one after another
 }
 
-TEST(HttpClient, KeepsSetupCallsApartFromLoad) {
+TEST(CallLoop, KeepsSetupCallsApartFromLoad) {
   LoopbackServer server([](const std::string&) { return kOk; });
   auto client = make_client();
   CallRequest setup = get(server.url());
@@ -133,7 +143,7 @@ TEST(HttpClient, KeepsSetupCallsApartFromLoad) {
   EXPECT_EQ(client->load_stats().total().requests, 1u);
 }
 
-TEST(HttpClient, StatusErrorsCountUnlessACheckDecides) {
+TEST(CallLoop, StatusErrorsCountUnlessACheckDecides) {
   LoopbackServer server([](const std::string&) { return std::string("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"); });
   auto client = make_client();
   CallRequest checked = get(server.url(), 1);
@@ -142,7 +152,7 @@ TEST(HttpClient, StatusErrorsCountUnlessACheckDecides) {
   client->execute(get(server.url(), 0));
   client->execute(checked);
 
-  auto stats = client->load_stats();
+  const auto& stats = client->load_stats();
   EXPECT_EQ(stats.tasks[0].errors, 1u);
   EXPECT_EQ(stats.tasks[1].errors, 0u);
 }

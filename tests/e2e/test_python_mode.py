@@ -1,0 +1,321 @@
+"""`loadpilot run` in Python mode, black-box: virtual users run the task bodies (on_start,
+on_stop, check_<task>, async tasks, client.batch) while every HTTP call goes through the
+engine. Each test counts what the user would see: the requests at loadpilot-target, the
+results JSON, the summary and the exit code."""
+
+import json
+import re
+import signal
+import subprocess
+
+import pytest
+
+from conftest import binary
+
+# Every scenario logs in once per virtual user: a realistic on_start that also puts the run
+# in Python mode, so the task bodies run for real instead of being fired from the plan.
+LOGIN = """
+    def on_start(self, client):
+        self.token = client.post("/auth/login", json={"user": "u"}).json()["access_token"]
+"""
+
+CAPTURE_RUNS_LIVE_LOGIC = ("BUG: the plan capture runs the task against dummy 200/{} responses and rejects "
+                           "the scenario (exit 2) when logic meant for real responses raises")
+
+
+def scenario(body: str, rps: int = 10, duration: str = "1s", thresholds: str = "") -> str:
+    """A Python-mode scenario class `Flow` with the given task methods."""
+    extra = f", thresholds={thresholds}" if thresholds else ""
+    return (f"import asyncio\nfrom loadpilot import VUser, scenario, task\n\n"
+            f'@scenario(rps={rps}, duration="{duration}", ramp_up="0", mode="constant"{extra})\n'
+            f"class Flow(VUser):{LOGIN}{body}")
+
+
+@pytest.fixture
+def run(loadpilot, target, write_scenario, tmp_path):
+    """Runs `source` against the target; returns (process, results JSON)."""
+
+    def go(source: str, *args: str):
+        results = tmp_path / "results.json"
+        out = loadpilot("run", write_scenario(source), "--target", target.url, "--results-json", results, *args)
+        return out, json.loads(results.read_text()) if results.exists() else None
+
+    return go
+
+
+def test_failing_check_counts_each_iteration_as_a_check_error_with_its_message(run, target):
+    out, doc = run(scenario("""
+    @task
+    def home(self, client):
+        client.get("/health")
+
+    def check_home(self, status_code, body):
+        assert status_code == 201, f"expected 201, got {status_code}"
+"""))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert doc["requests_total"] == target.stats()["by_path"]["/health"] == 10
+    assert doc["errors_by_kind"]["check"] == doc["errors_total"] == 10
+    assert doc["check_failures"] == [{"message": "home: AssertionError: expected 201, got 200", "count": 10}]
+    assert "check failures" in out.stdout
+    assert "expected 201, got 200" in out.stdout
+
+
+def test_check_that_accepts_a_404_leaves_no_errors(run, target):
+    out, doc = run(scenario("""
+    @task
+    def missing(self, client):
+        client.get("/status/404")
+
+    def check_missing(self, status_code, body):
+        assert status_code == 404
+"""))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert target.stats()["by_path"]["/status/404"] == doc["requests_total"] == 10
+    assert doc["errors_total"] == 0
+    assert doc["errors_by_kind"]["http_4xx"] == 0
+
+
+def test_check_receives_the_parsed_json_body(run, target):
+    out, doc = run(scenario("""
+    @task
+    def health(self, client):
+        client.get("/health")
+
+    def check_health(self, status_code, body):
+        assert body["status"] == "ok", f"body was {body!r}"
+"""))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert doc["requests_total"] == 10
+    assert doc["errors_total"] == 0, doc["check_failures"]
+
+
+def test_check_receives_the_text_of_a_body_that_is_not_json(run, target):
+    out, doc = run(scenario("""
+    @task
+    def raw(self, client):
+        client.get("/bytes/5")
+
+    def check_raw(self, status_code, body):
+        assert body == "abcde", f"body was {body!r}"
+"""))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert doc["requests_total"] == 10
+    assert doc["errors_total"] == 0, doc["check_failures"]
+
+
+def test_task_that_raises_counts_a_check_error_with_its_message(run, target):
+    out, doc = run(scenario("""
+    @task
+    def picky(self, client):
+        response = client.get("/status/299")
+        if response.status_code != 200:
+            raise ValueError(f"unexpected status {response.status_code}")
+"""))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert target.stats()["by_path"]["/status/299"] == doc["requests_total"] == 10
+    assert doc["errors_by_kind"]["check"] == doc["errors_total"] == 10
+    assert doc["check_failures"] == [{"message": "picky: ValueError: unexpected status 299", "count": 10}]
+    assert "unexpected status 299" in out.stdout
+
+
+def test_raise_for_status_counts_one_http_error_not_two(run, target):
+    out, doc = run(scenario("""
+    @task
+    def broken(self, client):
+        client.get("/status/500").raise_for_status()
+"""))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert target.stats()["by_path"]["/status/500"] == doc["requests_total"] == 10
+    assert doc["errors_total"] == doc["errors_by_kind"]["http_5xx"] == 10
+    assert doc["errors_by_kind"]["check"] == 0
+    assert doc["check_failures"] == []
+
+
+def test_async_task_sends_every_awaited_call(run, target):
+    out, doc = run(scenario("""
+    @task
+    async def two_calls(self, client):
+        await client.get("/status/201")
+        await client.get("/status/202")
+"""))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    by_path = target.stats()["by_path"]
+    assert by_path["/status/201"] == by_path["/status/202"] == 10
+    assert doc["requests_total"] == 20 and doc["errors_total"] == 0
+
+
+@pytest.mark.xfail(reason="BUG: an async task that really awaits (asyncio.sleep) is rejected before the run: "
+                          "\"task 'paced' raised RuntimeError: no running event loop (tasks.py, line 633)\"",
+                   strict=True)
+def test_async_task_that_really_awaits_between_calls_runs(run, target):
+    out, doc = run(scenario("""
+    @task
+    async def paced(self, client):
+        await client.get("/status/201")
+        await asyncio.sleep(0.01)
+        await client.get("/status/202")
+"""))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    by_path = target.stats()["by_path"]
+    assert by_path["/status/201"] == by_path["/status/202"] == 10
+    assert doc["requests_total"] == 20 and doc["errors_total"] == 0
+
+
+def test_every_request_of_a_batch_reaches_the_target(run, target):
+    out, doc = run(scenario("""
+    @task
+    def three_at_once(self, client):
+        client.batch([
+            {"method": "GET", "path": "/delay/200"},
+            {"method": "POST", "path": "/status/201", "json": {"n": 1}},
+            {"method": "GET", "path": "/bytes/3"},
+        ])
+"""))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    stats = target.stats()
+    assert stats["by_path"]["/delay/200"] == stats["by_path"]["/status/201"] == stats["by_path"]["/bytes/3"] == 10
+    assert doc["requests_total"] == 30 and doc["errors_total"] == 0
+
+
+@pytest.mark.xfail(reason=CAPTURE_RUNS_LIVE_LOGIC + ": \"task 'three' raised AssertionError: "
+                          "out of order: [200, 200, 200]\"", strict=True)
+def test_batch_returns_the_responses_in_list_order(run, target):
+    out, doc = run(scenario("""
+    @task
+    def three(self, client):
+        responses = client.batch([
+            {"method": "GET", "path": "/status/201"},
+            {"method": "GET", "path": "/status/202"},
+            {"method": "GET", "path": "/status/203"},
+        ])
+        statuses = [r.status_code for r in responses]
+        if statuses != [201, 202, 203]:
+            raise AssertionError(f"out of order: {statuses}")
+"""))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert doc["requests_total"] == 30
+    assert doc["errors_total"] == 0, doc["check_failures"]
+
+
+def test_on_stop_runs_once_per_virtual_user_and_counts_as_setup(run, target):
+    # 100 ms per call at 30 iterations/s needs several virtual users at once.
+    out, doc = run(scenario("""
+    @task
+    def slow(self, client):
+        client.get("/delay/100")
+
+    def on_stop(self, client):
+        client.get("/status/299")
+""", rps=30))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    by_path = target.stats()["by_path"]
+    logins, stops = by_path["/auth/login"], by_path["/status/299"]
+    assert logins >= 2
+    assert stops == logins
+    assert doc["setup"]["requests"] == logins + stops
+    assert doc["requests_total"] == by_path["/delay/100"] == 30
+    assert "setup (on_start/on_stop): %d requests" % (logins + stops) in out.stdout
+
+
+def test_sigint_stops_the_run_then_runs_on_stop_and_reports(target, write_scenario, tmp_path):
+    path = write_scenario(scenario("""
+    @task
+    def slow(self, client):
+        client.get("/delay/100")
+
+    def on_stop(self, client):
+        client.get("/status/299")
+""", rps=20, duration="30s"))
+    results = tmp_path / "results.json"
+    process = subprocess.Popen([str(binary("loadpilot")), "run", str(path), "--target", target.url,
+                                "--results-json", str(results)],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first_line = process.stdout.readline()
+
+    process.send_signal(signal.SIGINT)
+    try:
+        rest, err = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail("loadpilot kept running 20 s after SIGINT")
+
+    assert first_line.startswith("[00:01/00:30]")
+    assert process.returncode == 0, rest + err
+    by_path = target.stats()["by_path"]
+    assert by_path["/status/299"] == by_path["/auth/login"] >= 1
+    assert "Summary · Flow" in rest
+    doc = json.loads(results.read_text())
+    assert 0 < doc["requests_total"] == by_path["/delay/100"] < 600  # far from the planned 30 s
+
+
+def test_output_without_a_terminal_is_one_plain_line_per_interval(run):
+    out, doc = run(scenario("""
+    @task
+    def health(self, client):
+        client.get("/health")
+""", duration="2s"))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    stamps = re.findall(r"^\[(\d\d:\d\d/\d\d:\d\d)\] .*reqs \d+", out.stdout, re.MULTILINE)
+    assert len(stamps) == 2                                 # 2 s run, a line a second
+    assert len(set(stamps)) == 2, stamps                    # no interval printed twice
+    assert "\x1b" not in out.stdout
+    assert "\r" not in out.stdout
+
+
+def test_breached_latency_threshold_exits_1(run):
+    out, doc = run(scenario("""
+    @task
+    def slow(self, client):
+        client.get("/delay/50")
+""", thresholds='{"p99_ms": 1}'))
+
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert re.search(r"✗ p99_ms\s+actual", out.stdout)
+    assert doc["passed"] is False
+
+
+def test_threshold_flag_overrides_the_scenario_threshold(run):
+    out, doc = run(scenario("""
+    @task
+    def slow(self, client):
+        client.get("/delay/50")
+""", thresholds='{"p99_ms": 1}'), "--threshold", "p99_ms=10000")
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert re.search(r"✓ p99_ms\s+actual", out.stdout)
+    assert "All thresholds passed" in out.stdout
+
+
+def test_first_on_start_failing_on_a_real_response_aborts_before_any_load(loadpilot, target, write_scenario):
+    path = write_scenario("""from loadpilot import VUser, scenario, task
+
+@scenario(rps=10, duration="1s", ramp_up="0", mode="constant")
+class Flow(VUser):
+    def on_start(self, client):
+        self.session = client.post("/auth/login", json={"user": "u"}).json()["session_id"]
+
+    @task
+    def browse(self, client):
+        client.get("/api/products")
+""")
+
+    out = loadpilot("run", path, "--target", target.url)
+
+    assert out.returncode == 2
+    assert "Traceback (most recent call last):" in out.stderr
+    assert f'File "{path}", line 6, in on_start' in out.stderr
+    assert "KeyError: 'session_id'" in out.stderr
+    assert target.stats()["by_path"] == {"/auth/login": 1}  # the first user's login, no load
