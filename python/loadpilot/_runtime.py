@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import inspect
 import json as _json
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import greenlet
 
 from loadpilot import HTTPError, LoadClient, Response, _ResponseList
-from loadpilot._capture import format_exception, render
+from loadpilot._capture import _is_coroutine, format_exception, render
 
 #: CallTag::kSetup in the engine: calls made by on_start / on_stop.
 SETUP_TASK = 0xFFFFFFFF
@@ -271,7 +270,7 @@ def _drive(result: Any) -> Any:
     """Finishes what a task returned. A coroutine is driven by hand while it awaits only
     client calls (they never suspend); at its first real suspension (asyncio.sleep,
     a Future) the rest runs on this thread's asyncio loop."""
-    if not inspect.iscoroutine(result):
+    if not _is_coroutine(result):
         return result
     loop = _thread_loop()
     me = greenlet.getcurrent()
