@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import greenlet
 
 from loadpilot import HTTPError, LoadClient, Response, _ResponseList
-from loadpilot._capture import _is_coroutine, format_exception, render
+from loadpilot._capture import _is_coroutine, drive, format_exception, render
 
 #: CallTag::kSetup in the engine: calls made by on_start / on_stop.
 SETUP_TASK = 0xFFFFFFFF
@@ -267,45 +267,15 @@ def _response(result: Tuple[Any, ...], path: str) -> Response:
 
 
 def _drive(result: Any) -> Any:
-    """Finishes what a task returned. A coroutine is driven by hand while it awaits only
-    client calls (they never suspend); at its first real suspension (asyncio.sleep,
-    a Future) the rest runs on this thread's asyncio loop."""
+    """Finishes what a task returned (see _capture.drive), on this user's own loop."""
     if not _is_coroutine(result):
         return result
-    loop = _thread_loop()
     me = greenlet.getcurrent()
-    _IN_ASYNC[me] = loop
-    asyncio.events._set_running_loop(loop)  # lets the task create futures on our loop
+    _IN_ASYNC[me] = _thread_loop()
     try:
-        try:
-            yielded = result.send(None)
-        except StopIteration as done:
-            return done.value
-        finally:
-            asyncio.events._set_running_loop(None)
-        return loop.run_until_complete(_resume(result, yielded))
+        return drive(result, _IN_ASYNC[me])
     finally:
         del _IN_ASYNC[me]
-
-
-async def _resume(coro: Any, yielded: Any) -> Any:
-    while True:
-        try:
-            if yielded is None:
-                await asyncio.sleep(0)
-                value = None
-            else:
-                value = await yielded
-        except BaseException as e:  # noqa: BLE001  (forwarded into the task)
-            try:
-                yielded = coro.throw(e)
-            except StopIteration as done:
-                return done.value
-            continue
-        try:
-            yielded = coro.send(value)
-        except StopIteration as done:
-            return done.value
 
 
 _LOOPS: Dict[int, asyncio.AbstractEventLoop] = {}

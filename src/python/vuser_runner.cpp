@@ -220,7 +220,7 @@ class Engine {
 bool needs_python_mode(const ScenarioInfo& scenario) {
   if (scenario.has_on_start || scenario.has_on_stop || scenario.has_checks || scenario.has_async) return true;
   py::gil_scoped_acquire gil;
-  return py::module_::import("loadpilot._capture").attr("BATCH_USED").cast<bool>();
+  return py::module_::import("loadpilot._capture").attr("NEEDS_PYTHON_MODE").cast<bool>();
 }
 
 Result<PythonRunResult> run_python_mode(const ScenarioInfo& scenario, const core::Plan& plan,

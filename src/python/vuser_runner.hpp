@@ -27,7 +27,7 @@ struct PythonRunResult {
 };
 
 /// True when `scenario` needs Python mode rather than the static engine. Call after
-/// build_plan (task capture notices client.batch).
+/// build_plan (task capture notices client.batch, and tasks that need real responses).
 bool needs_python_mode(const ScenarioInfo& scenario);
 
 /// Runs `plan` (built from `scenario`) with Python virtual users. Prints the first

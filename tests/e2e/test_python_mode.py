@@ -19,10 +19,6 @@ LOGIN = """
         self.token = client.post("/auth/login", json={"user": "u"}).json()["access_token"]
 """
 
-CAPTURE_RUNS_LIVE_LOGIC = ("BUG: the plan capture runs the task against dummy 200/{} responses and rejects "
-                           "the scenario (exit 2) when logic meant for real responses raises")
-
-
 def scenario(body: str, rps: int = 10, duration: str = "1s", thresholds: str = "") -> str:
     """A Python-mode scenario class `Flow` with the given task methods."""
     extra = f", thresholds={thresholds}" if thresholds else ""
@@ -151,9 +147,6 @@ def test_async_task_sends_every_awaited_call(run, target):
     assert doc["requests_total"] == 20 and doc["errors_total"] == 0
 
 
-@pytest.mark.xfail(reason="BUG: an async task that really awaits (asyncio.sleep) is rejected before the run: "
-                          "\"task 'paced' raised RuntimeError: no running event loop (tasks.py, line 633)\"",
-                   strict=True)
 def test_async_task_that_really_awaits_between_calls_runs(run, target):
     out, doc = run(scenario("""
     @task
@@ -186,8 +179,6 @@ def test_every_request_of_a_batch_reaches_the_target(run, target):
     assert doc["requests_total"] == 30 and doc["errors_total"] == 0
 
 
-@pytest.mark.xfail(reason=CAPTURE_RUNS_LIVE_LOGIC + ": \"task 'three' raised AssertionError: "
-                          "out of order: [200, 200, 200]\"", strict=True)
 def test_batch_returns_the_responses_in_list_order(run, target):
     out, doc = run(scenario("""
     @task

@@ -115,8 +115,27 @@ class Raises:
 
     out = loadpilot("run", path, "--dry-run")
 
-    assert out.returncode == 2
+    # It made its call before raising: it may only need real responses, so it is not
+    # rejected; it runs in Python mode, where each raise counts as an error.
+    assert out.returncode == 0
     assert "task 'boom' raised RuntimeError: broken task (scenario.py, line 8)" in out.stderr
+    assert "runs in Python mode" in out.stderr
+
+
+def test_task_that_raises_before_any_call_is_rejected(loadpilot, write_scenario):
+    path = write_scenario("""from loadpilot import scenario, task
+
+@scenario()
+class Raises:
+    @task
+    def boom(self, client):
+        raise RuntimeError("broken task")
+""")
+
+    out = loadpilot("run", path, "--dry-run")
+
+    assert out.returncode == 2
+    assert "task 'boom' raised RuntimeError: broken task (scenario.py, line 7)" in out.stderr
 
 
 def test_python_syntax_error_shows_file_and_line(loadpilot, write_scenario):
