@@ -1,7 +1,7 @@
 """A shopper: log in once, then browse, view a product and add it to the cart.
 
-on_start runs once per virtual user: LoadPilot logs in a pool of virtual users before
-the load starts and rotates their tokens through the requests.
+on_start runs once per virtual user, so each one logs in and sends its own token;
+LoadPilot starts as many virtual users as the rate needs (Python mode).
 
     loadpilot-target --port 8000 &
     loadpilot run examples/checkout.py --target http://localhost:8000
@@ -15,7 +15,7 @@ from loadpilot import LoadClient, VUser, scenario, task
 CREDENTIALS = {"username": "demo", "password": "demo"}
 
 
-@scenario(rps=30, duration="30s", ramp_up="10s",
+@scenario(rps=30, duration="15s", ramp_up="5s",
           thresholds={"p99_ms": 500, "p95_ms": 300, "error_rate": 1.0})
 class CheckoutFlow(VUser):
     def on_start(self, client: LoadClient) -> None:

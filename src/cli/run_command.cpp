@@ -6,8 +6,11 @@
 #include <cstdio>
 #include <optional>
 
+#include <unistd.h>
+
 #include "cli/dashboard.hpp"
 #include "cli/results.hpp"
+#include "cli/scenario_picker.hpp"
 #include "cli/summary.hpp"
 #include "cli/terminal.hpp"
 #include "cli/thresholds.hpp"
@@ -149,12 +152,17 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
 }  // namespace
 
 ExitCode run_command(const RunArgs& args) {
-  if (args.scenario_file.empty()) {
-    print_error(make_error(ErrorCode::Invalid, "no scenario file given",
-                           "pass one, e.g. loadpilot run scenarios/checkout.py"));
-    return ExitCode::Usage;
+  std::string file = args.scenario_file;
+  if (file.empty()) {
+    bool interactive = ::isatty(STDIN_FILENO) && stdout_is_terminal();
+    auto picked = pick_scenario_file(find_scenario_files("."), stdin, stdout, interactive);
+    if (!picked) {
+      print_error(picked.error());
+      return ExitCode::Usage;
+    }
+    file = picked->string();
   }
-  auto scenario = python::load_scenario(args.scenario_file, args.scenario_name);
+  auto scenario = python::load_scenario(file, args.scenario_name);
   if (!scenario) {
     print_error(scenario.error());
     return ExitCode::Usage;
@@ -183,7 +191,7 @@ ExitCode run_command(const RunArgs& args) {
   }
   if (!problems.empty()) {
     python::stop_vusers(*scenario);
-    print_problems("scenario " + scenario->name + " (" + args.scenario_file + ") is not valid:", problems);
+    print_problems("scenario " + scenario->name + " (" + file + ") is not valid:", problems);
     return ExitCode::Usage;
   }
   plan->thresholds = apply_threshold_overrides(plan->thresholds, args.threshold_overrides).value();
