@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/terminal.hpp"
+#include "metrics/rounding.hpp"
 
 namespace lp::cli {
 namespace {
@@ -19,17 +20,11 @@ namespace {
 // Insertion order keeps the document readable top-down: totals first, detail after.
 using Json = nlohmann::ordered_json;
 
-// Same rounding as the snapshot stream (metrics/snapshot.cpp), so a baseline and the
-// stream agree on every number. Percentages get 4 decimals because error_rate limits
-// like 0.01 % are real and 2 decimals would round them away.
-double round_to(double value, double scale) noexcept {
-  if (!std::isfinite(value)) return value;
-  return std::round(value * scale) / scale;
-}
-double ms(double v) noexcept { return round_to(v, 1000.0); }
-double secs(double v) noexcept { return round_to(v, 1000.0); }
-double rate(double v) noexcept { return round_to(v, 100.0); }
-double percent(double v) noexcept { return round_to(v, 10000.0); }
+// Same rounding as the snapshot stream, so a baseline and the stream agree.
+using metrics::rounded::ms;
+using metrics::rounded::percent;
+using metrics::rounded::rate;
+using metrics::rounded::secs;
 
 Json latency_json(const metrics::LatencySummary& l) {
   Json j = Json::object();

@@ -10,16 +10,7 @@
 namespace lp::cli {
 namespace {
 
-constexpr std::string_view kValidKeys = "p50_ms, p95_ms, p99_ms, max_ms or error_rate";
-
-std::optional<double>* field_of(core::Thresholds& t, std::string_view key) {
-  if (key == "p50_ms") return &t.p50_ms;
-  if (key == "p95_ms") return &t.p95_ms;
-  if (key == "p99_ms") return &t.p99_ms;
-  if (key == "max_ms") return &t.max_ms;
-  if (key == "error_rate") return &t.error_rate;
-  return nullptr;
-}
+constexpr std::string_view kValidKeys = core::kThresholdKeys;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -44,7 +35,7 @@ std::optional<std::string> apply_one(core::Thresholds& out, const std::string& i
   }
   const std::string_view key = trim(std::string_view(item).substr(0, eq));
   std::string_view text = trim(std::string_view(item).substr(eq + 1));
-  std::optional<double>* field = field_of(out, key);
+  std::optional<double>* field = out.find(key);
   if (field == nullptr) {
     return where + "unknown key '" + std::string(key) + "' (use " + std::string(kValidKeys) + ")";
   }

@@ -20,6 +20,15 @@ std::optional<Mode> parse_mode(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<double>* Thresholds::find(std::string_view key) {
+  if (key == "p50_ms") return &p50_ms;
+  if (key == "p95_ms") return &p95_ms;
+  if (key == "p99_ms") return &p99_ms;
+  if (key == "max_ms") return &max_ms;
+  if (key == "error_rate") return &error_rate;
+  return nullptr;
+}
+
 double total_secs(const Plan& plan) {
   return plan.mode == Mode::Ramp ? plan.ramp_up_secs + plan.duration_secs : plan.duration_secs;
 }

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -49,7 +50,12 @@ struct Thresholds {
   std::optional<double> p50_ms, p95_ms, p99_ms, max_ms;
   std::optional<double> error_rate;  ///< percent, 0..100
   bool empty() const { return !p50_ms && !p95_ms && !p99_ms && !max_ms && !error_rate; }
+  /// The limit named `key` ("p99_ms", "error_rate", ...); null for an unknown key.
+  std::optional<double>* find(std::string_view key);
 };
+
+/// The threshold keys, as listed in messages.
+inline constexpr const char* kThresholdKeys = "p50_ms, p95_ms, p99_ms, max_ms or error_rate";
 
 /// Engine knobs. Zero means "choose for me".
 struct EngineSettings {

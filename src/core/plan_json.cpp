@@ -220,15 +220,11 @@ Result<Plan> parse_plan_json(std::string_view text) {
   }
   if (auto* th = in.object("thresholds")) {
     Reader t(*th, "thresholds", problems);
-    t.optional_number("p50_ms", plan.thresholds.p50_ms);
-    t.optional_number("p95_ms", plan.thresholds.p95_ms);
-    t.optional_number("p99_ms", plan.thresholds.p99_ms);
-    t.optional_number("max_ms", plan.thresholds.max_ms);
-    t.optional_number("error_rate", plan.thresholds.error_rate);
     for (auto it = th->begin(); it != th->end(); ++it) {
-      static const std::set<std::string> known{"p50_ms", "p95_ms", "p99_ms", "max_ms", "error_rate"};
-      if (!known.count(it.key())) {
-        t.problem("unknown threshold '" + it.key() + "' (use p50_ms, p95_ms, p99_ms, max_ms or error_rate)");
+      if (auto* slot = plan.thresholds.find(it.key())) {
+        t.optional_number(it.key().c_str(), *slot);
+      } else {
+        t.problem("unknown threshold '" + it.key() + "' (use " + kThresholdKeys + ")");
       }
     }
   }

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "core/check.hpp"
+#include "engine/failure_kind.hpp"
 #include "http/connection.hpp"
 #include "http/request_bytes.hpp"
 #include "http/tls_context.hpp"
@@ -36,17 +37,6 @@ struct PendingCall {
   Clock::time_point deadline{};
   bool retried = false;
 };
-
-metrics::ErrorKind kind_of(http::Failure f) {
-  switch (f) {
-    case http::Failure::Connect: return metrics::ErrorKind::Connect;
-    case http::Failure::Timeout: return metrics::ErrorKind::Timeout;
-    case http::Failure::Reset: return metrics::ErrorKind::Reset;
-    case http::Failure::Tls: return metrics::ErrorKind::Tls;
-    case http::Failure::Protocol: return metrics::ErrorKind::Protocol;
-  }
-  return metrics::ErrorKind::Reset;
-}
 
 std::string describe(http::Failure f, const http::Endpoint& ep, std::uint32_t timeout_ms) {
   switch (f) {

@@ -10,6 +10,7 @@
 #include <ctime>
 
 #include "core/check.hpp"
+#include "engine/failure_kind.hpp"
 
 namespace lp::engine {
 
@@ -23,17 +24,6 @@ constexpr int kMaxEvents = 256;
 constexpr std::uint64_t kWakeTag = UINT64_MAX;
 constexpr nanoseconds kTimeoutScanEvery = std::chrono::milliseconds(10);
 constexpr nanoseconds kMaxSleep = std::chrono::milliseconds(250);
-
-metrics::ErrorKind kind_of(http::Failure f) {
-  switch (f) {
-    case http::Failure::Connect: return metrics::ErrorKind::Connect;
-    case http::Failure::Timeout: return metrics::ErrorKind::Timeout;
-    case http::Failure::Reset: return metrics::ErrorKind::Reset;
-    case http::Failure::Tls: return metrics::ErrorKind::Tls;
-    case http::Failure::Protocol: return metrics::ErrorKind::Protocol;
-  }
-  return metrics::ErrorKind::Reset;
-}
 
 std::uint64_t us_between(Clock::time_point from, Clock::time_point to) {
   auto d = duration_cast<microseconds>(to - from).count();

@@ -5,23 +5,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "metrics/rounding.hpp"
+
 namespace lp::metrics {
 namespace {
 
 // Insertion order keeps the stream readable by eye: counters first, details after.
 using Json = nlohmann::ordered_json;
 
-// Latencies are whole microseconds, so 3 decimals of a millisecond lose nothing; rates
-// are averages over a second where a hundredth is already noise. Rounding here (rather
-// than formatting) keeps the numbers doubles, and the shortest-round-trip printer then
-// writes "12.345" instead of "12.345000000000001".
-double round_to(double value, double scale) noexcept {
-  if (!std::isfinite(value)) return value;
-  return std::round(value * scale) / scale;
-}
-double ms(double value) noexcept { return round_to(value, 1000.0); }
-double secs(double value) noexcept { return round_to(value, 1000.0); }
-double rps(double value) noexcept { return round_to(value, 100.0); }
+using rounded::ms;
+using rounded::secs;
+double rps(double value) noexcept { return rounded::rate(value); }
 
 double ms_of(std::uint64_t value_us) noexcept { return static_cast<double>(value_us) / 1000.0; }
 

@@ -18,7 +18,6 @@ namespace py = pybind11;
 namespace {
 
 constexpr const char* kDurationHint = "(use e.g. \"90\", \"500ms\", \"30s\", \"2m30s\")";
-constexpr const char* kThresholdKeys = "p50_ms, p95_ms, p99_ms, max_ms or error_rate";
 
 py::module_ capture_module() { return py::module_::import("loadpilot._capture"); }
 
@@ -76,15 +75,6 @@ void read_seconds(py::handle value, const char* key, double& out, bool& ok,
   problems.push_back(std::string(key) + " must be a duration such as \"30s\", got " + show(value));
 }
 
-std::optional<double>* threshold_slot(core::Thresholds& t, const std::string& key) {
-  if (key == "p50_ms") return &t.p50_ms;
-  if (key == "p95_ms") return &t.p95_ms;
-  if (key == "p99_ms") return &t.p99_ms;
-  if (key == "max_ms") return &t.max_ms;
-  if (key == "error_rate") return &t.error_rate;
-  return nullptr;
-}
-
 void read_thresholds(py::handle value, core::Thresholds& out, std::vector<std::string>& problems) {
   if (!py::isinstance<py::dict>(value)) {
     problems.push_back("thresholds must be a dict such as {\"p99_ms\": 500}, got " + show(value));
@@ -92,9 +82,9 @@ void read_thresholds(py::handle value, core::Thresholds& out, std::vector<std::s
   }
   for (auto [k, v] : value.cast<py::dict>()) {
     std::string key = py::str(k).cast<std::string>();
-    auto* slot = threshold_slot(out, key);
+    auto* slot = out.find(key);
     if (!slot) {
-      problems.push_back("unknown threshold '" + key + "' (use " + kThresholdKeys + ")");
+      problems.push_back("unknown threshold '" + key + "' (use " + std::string(core::kThresholdKeys) + ")");
     } else if (!is_number(v)) {
       problems.push_back("threshold " + key + " must be a number, got " + show(v));
     } else {
