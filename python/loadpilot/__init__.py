@@ -60,7 +60,8 @@ Headers = Mapping[str, str]
 
 
 class HTTPError(Exception):
-    """Raised by :meth:`Response.raise_for_status` for a status of 400 or more.
+    """Raised by :meth:`Response.raise_for_status` for a status of 400 or more, or when
+    the request got no response at all (status 0: refused, reset, timed out).
 
     Example::
 
@@ -71,6 +72,11 @@ class HTTPError(Exception):
     """
 
     def __init__(self, status_code: int, url: str, reason: str = "") -> None:
+        if status_code == 0:
+            super().__init__(f"no response for url: {url}" + (f" ({reason})" if reason else ""))
+            self.status_code = status_code
+            self.url = url
+            return
         kind = "Client Error" if status_code < 500 else "Server Error"
         text = f"{status_code} {kind}"
         if reason:
@@ -139,8 +145,8 @@ class Response:
 
             client.post("/api/cart", json={"id": 1}).raise_for_status()
         """
-        if self.status_code >= 400:
-            raise HTTPError(self.status_code, self.url)
+        if self.status_code >= 400 or self.status_code == 0:
+            raise HTTPError(self.status_code, self.url, getattr(self, "error", None) or "")
 
     def __await__(self) -> Iterator[Any]:
         # A completed response: awaiting it returns it without suspending.

@@ -252,7 +252,18 @@ def drive(result: Any, loop: Any = None) -> Any:
         return done.value
     finally:
         asyncio.events._set_running_loop(None)
-    return loop.run_until_complete(_resume(result, yielded))
+    # The rest runs on `loop`, one pass at a time; between passes the caller sleeps until
+    # the loop's next timer with time.sleep, which in Python mode parks only this user.
+    task = loop.create_task(_resume(result, yielded))
+    while not task.done():
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        if task.done():
+            break
+        timers = loop._scheduled  # noqa: SLF001  (asyncio keeps no public "next timer")
+        delay = timers[0].when() - loop.time() if timers else 0.001
+        time.sleep(min(max(delay, 0.0), 0.05))
+    return task.result()
 
 
 _LOOP: Any = None

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import heapq
+import threading
+import time
 import json as _json
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import greenlet
 
-from loadpilot import HTTPError, LoadClient, Response, _ResponseList
+from loadpilot import HTTPError, LoadClient, Response, _ResponseList, _coop
 from loadpilot._capture import _is_coroutine, drive, format_exception, render
 
 #: CallTag::kSetup in the engine: calls made by on_start / on_stop.
@@ -108,6 +111,20 @@ class Hub:
         self.waiting: Dict[int, Tuple[greenlet.greenlet, List[Any], List[int]]] = {}
         self.first_failure: Optional[str] = None
         self.hook_failures = 0
+        self.thread_id = threading.get_ident()
+        self.sleepers: List[Tuple[int, int, greenlet.greenlet]] = []  # heap of (wake ns, seq, user)
+        self._seq = 0
+
+    def nap(self, secs: float) -> None:
+        """Parks the calling user for `secs` (time.sleep, a contended lock); the others run."""
+        self._seq += 1
+        heapq.heappush(self.sleepers, (time.monotonic_ns() + int(secs * 1e9), self._seq, greenlet.getcurrent()))
+        self.main.switch()
+
+    def _wake_sleepers(self) -> None:
+        now = time.monotonic_ns()
+        while self.sleepers and self.sleepers[0][0] <= now:
+            heapq.heappop(self.sleepers)[2].switch()
 
     # ---- called on user greenlets
     def wait(self, ids: List[int]) -> List[Any]:
@@ -192,8 +209,11 @@ class Hub:
                 g.switch()
 
     def _pump(self) -> bool:
-        starts, spawn, completions, finished = self.engine.step(len(self.idle), len(self.users), self.starting)
+        wake = self.sleepers[0][0] if self.sleepers else 0
+        starts, spawn, completions, finished = self.engine.step(len(self.idle), len(self.users), self.starting,
+                                                                wake)
         self._resume(completions)
+        self._wake_sleepers()
         for _ in range(spawn):
             self._spawn()
         for work in starts:
@@ -207,6 +227,13 @@ class Hub:
         # the cyclic collector would run every few dozen calls. Young objects are still
         # collected, just in larger batches.
         gc.set_threshold(20_000, 20, 20)
+        _coop.HUB = self
+        try:
+            return self._run()
+        finally:
+            _coop.HUB = None
+
+    def _run(self) -> Optional[str]:
         self._spawn()
         while self.starting:
             self._pump()  # the clock has not started: this only completes on_start's calls
@@ -216,7 +243,7 @@ class Hub:
         self.engine.start_clock()
         while not self._pump():
             pass
-        while self.waiting and not self.engine.drain_expired():
+        while (self.waiting or self.sleepers) and not self.engine.drain_expired():
             self._pump()
         if self.waiting:
             self.engine.expire_in_flight()
@@ -226,6 +253,8 @@ class Hub:
         return None
 
     def _stop_users(self) -> None:
+        while self.sleepers:  # a napping user finishes its iteration before it stops
+            self._pump()
         while any(not g.dead for g in self.users):
             while self.idle:
                 self.idle.pop().switch(None)
@@ -310,13 +339,19 @@ def run_task(vuser: Any, name: str, client: LiveClient, check: Any) -> Optional[
     the message of the failure to count (an error of kind `check`)."""
     try:
         _drive(getattr(vuser, name)(client))
-    except HTTPError:
-        return None  # raise_for_status(): the status was already counted as an HTTP error
+    except HTTPError as e:
+        # raise_for_status(): a transport failure, or a status >= 400 without a check,
+        # was counted when the response came; with a check the status was left to it.
+        if check is None or e.status_code == 0:
+            return None
+        return _message(e)
     except Exception as e:  # noqa: BLE001
         return _message(e)
     if check is None:
         return None
     last = client.last
+    if last is not None and getattr(last, "error", None):
+        return None  # no response (refused, timed out): counted already, nothing to check
     try:
         _drive(check(last.status_code if last is not None else 0, _body_of(last)))
     except Exception as e:  # noqa: BLE001

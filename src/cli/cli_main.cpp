@@ -16,9 +16,11 @@ void add_run_options(CLI::App& run, RunArgs& args) {
       ->capture_default_str();
   run.add_option("--scenario", args.scenario_name, "Which @scenario class to run when the file has several");
   run.add_flag("--dry-run", args.dry_run, "Validate and print the plan JSON; send nothing");
+  // One KEY=VALUE per flag (repeat the flag): otherwise a file name after it is eaten.
   run.add_option("--threshold", args.threshold_overrides,
-                 "KEY=VALUE limit over the scenario's (p50_ms, p95_ms, p99_ms, max_ms, error_rate)")
-      ->type_name("KEY=VALUE");
+                 "KEY=VALUE limit over the scenario's (p50_ms, p95_ms, p99_ms, max_ms, error_rate); repeatable")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
   run.add_option("--results-json", args.results_json_path, "Write the final metrics as JSON to PATH")
       ->type_name("PATH");
   run.add_flag("--save-baseline", args.save_baseline, "Also write the results to .loadpilot/baseline.json");

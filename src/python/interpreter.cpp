@@ -89,6 +89,8 @@ void start_interpreter() {
   scope["__builtins__"] = py::module_::import("builtins");
   scope["SOURCES"] = sources;
   py::exec(kImporter, scope);
+  // Before any scenario is imported, so the locks it creates are cooperative.
+  py::module_::import("loadpilot._coop").attr("install")();
 }
 
 }  // namespace lp::python

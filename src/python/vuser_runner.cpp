@@ -84,7 +84,9 @@ class Engine {
 
   /// One turn of the hub: which iterations to start now (at most `idle`), how many
   /// users to start, the calls that completed, and whether the schedule is over.
-  py::tuple step(std::size_t idle, std::size_t users, std::size_t starting) {
+  /// `wake_ns` (steady clock, 0 = none): a parked user's wake-up time; the wait for the
+  /// network ends by then.
+  py::tuple step(std::size_t idle, std::size_t users, std::size_t starting, std::int64_t wake_ns) {
     auto now = Clock::now();
     std::vector<std::pair<std::uint32_t, std::int64_t>> starts;
     std::size_t spawn = 0;
@@ -135,6 +137,7 @@ class Engine {
         until = std::min(until, start_ + duration_cast<nanoseconds>(duration<double>(schedule_.next_due())));
       }
     }
+    if (wake_ns > 0) until = std::min(until, Clock::time_point(nanoseconds(wake_ns)));
     std::vector<engine::Completion> done;
     {
       py::gil_scoped_release nogil;

@@ -310,3 +310,90 @@ class Flow(VUser):
     assert f'File "{path}", line 6, in on_start' in out.stderr
     assert "KeyError: 'session_id'" in out.stderr
     assert target.stats()["by_path"] == {"/auth/login": 1}  # the first user's login, no load
+
+
+def test_a_lock_held_across_a_call_does_not_stall_the_other_users(run, target):
+    # The distributed-mode guide's pattern: on_start takes a class-level threading.Lock
+    # around a client call. Users share one thread, so a blocking lock would hang the run.
+    out, doc = run("""import threading
+from loadpilot import VUser, scenario, task
+
+@scenario(rps=60, duration="2s", ramp_up="0", mode="constant")
+class Shared(VUser):
+    _lock = threading.Lock()
+    _project = None
+
+    def on_start(self, client):
+        with self.__class__._lock:
+            client.get("/delay/30")
+            if self.__class__._project is None:
+                self.__class__._project = client.post("/auth/login", json={}).json()["access_token"]
+
+    @task
+    def slow(self, client):
+        client.get("/delay/50")
+""")
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert doc["requests_total"] == 120 and doc["dropped"] == 0
+    assert target.stats()["by_path"]["/auth/login"] == 1  # created once, under the lock
+    assert target.stats()["by_route"]["/delay/{ms}"] == 120 + doc["setup"]["requests"] - 1
+
+
+def test_time_sleep_in_a_task_parks_only_that_user(run):
+    out, doc = run(scenario("""
+    @task
+    def think(self, client):
+        client.get("/health")
+        import time
+        time.sleep(0.1)
+""", rps=40, duration="2s"))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert doc["requests_total"] == 80
+    assert doc["dropped"] == 0 and doc["late"] == 0
+
+
+def test_raise_for_status_with_a_check_counts_the_status(run):
+    out, doc = run(scenario("""
+    @task
+    def broken(self, client):
+        client.get("/status/503").raise_for_status()
+
+    def check_broken(self, status_code, body):
+        pass
+"""))
+
+    assert doc["errors_total"] == doc["requests_total"] == 10
+    assert doc["errors_by_kind"]["check"] == 10  # the check decides statuses; the raise is its error
+    assert "503 Server Error" in doc["check_failures"][0]["message"]
+
+
+def test_a_failed_call_is_one_error_even_with_a_failing_check(run, target):
+    out, doc = run(scenario("""
+    @task
+    def dead(self, client):
+        client.get("http://127.0.0.1:9/", timeout=1)
+
+    def check_dead(self, status_code, body):
+        assert status_code == 200
+"""))
+
+    assert doc["requests_total"] == 10
+    assert doc["errors_total"] == doc["errors_by_kind"]["connect"] == 10
+    assert doc["error_rate"] == 100.0
+
+
+def test_raise_for_status_raises_when_there_was_no_response(run):
+    out, doc = run(scenario("""
+    @task
+    def dead(self, client):
+        try:
+            client.get("http://127.0.0.1:9/").raise_for_status()
+        except Exception as e:
+            client.get("/status/299" if "no response for url" in str(e) else "/status/298")
+"""))
+
+    assert doc["tasks"][0]["requests"] == 20
+    assert doc["errors_by_kind"]["connect"] == 10
+    assert doc["errors_by_kind"]["http_4xx"] == 0

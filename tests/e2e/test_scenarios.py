@@ -351,3 +351,39 @@ class Fails(VUser):
     assert "on_start failed against" in out.stderr
     assert "HTTPError: 500 Server Error for url: /status/500" in out.stderr
     assert f'File "{path}", line 7, in on_start' in out.stderr
+
+
+def test_threshold_flags_do_not_swallow_the_scenario_file(loadpilot, write_scenario):
+    path = write_scenario("""from loadpilot import scenario, task
+
+@scenario(rps=1, duration="1s", ramp_up="0")
+class Named:
+    @task
+    def home(self, client):
+        client.get("/health")
+""")
+
+    out = loadpilot("run", "--threshold", "p99_ms=5", "--threshold", "error_rate=1", path, "--dry-run")
+
+    assert out.returncode == 0, out.stderr
+    plan = json.loads(out.stdout)
+    assert plan["name"] == "Named"
+    assert plan["thresholds"] == {"p99_ms": 5.0, "error_rate": 1.0}
+
+
+def test_a_low_rate_run_lasts_its_whole_duration(loadpilot, target, write_scenario, tmp_path):
+    path = write_scenario("""from loadpilot import scenario, task
+
+@scenario(rps=0.5, duration="4s", ramp_up="0", mode="constant")
+class Slow:
+    @task
+    def home(self, client):
+        client.get("/health")
+""")
+    results = tmp_path / "r.json"
+
+    loadpilot("run", path, "--target", target.url, "--results-json", results)
+
+    doc = json.loads(results.read_text())
+    assert doc["requests_total"] == 2                  # at 0 s and 2 s
+    assert doc["duration_secs"] >= 3.9                 # not cut short after the last request
