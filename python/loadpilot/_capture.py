@@ -180,6 +180,7 @@ class Placeholder(str):
     def __new__(cls, path: str) -> "Placeholder":
         self = super().__new__(cls, "{" + path + "}")
         self._path = path
+        _ISSUED.add(str(self))
         return self
 
     def __getitem__(self, key: Any) -> "Placeholder":  # type: ignore[override]
@@ -187,6 +188,11 @@ class Placeholder(str):
 
     def get(self, key: Any, default: Any = None) -> "Placeholder":
         return self[key]
+
+
+#: Every placeholder handed out during the current capture, to notice a call that sends
+#: one (a value the static plan cannot know).
+_ISSUED: set = set()
 
 
 class PlaceholderJSON(dict):  # type: ignore[type-arg]
@@ -220,16 +226,32 @@ class RecordingClient(LoadClient):
         NEEDS_PYTHON_MODE = True
         return super().batch(requests)
 
-    def __init__(self) -> None:
+    def __init__(self, task: Optional[str] = None) -> None:
         self.calls: List[Call] = []
+        self.task = task  # set for a task's capture; None for on_start
 
     def request(self, method: str, path: str, headers: Optional[Mapping[str, str]] = None,
                 json: Any = None, data: Union[str, bytes, Mapping[str, Any], None] = None,
                 params: Union[Mapping[str, Any], List[Any], None] = None,
                 timeout: Optional[float] = None) -> Response:
         call = render(method, path, headers, json, data, params)
+        if self.task is not None:
+            self._notice_response_values(call)
         self.calls.append(call)
         return RecordedResponse(call["url"])
+
+    def _notice_response_values(self, call: Call) -> None:
+        """A call that sends a value read from an earlier response (a created id, a
+        token) cannot be replayed from the plan: the task runs in Python mode instead."""
+        global NEEDS_PYTHON_MODE
+        if not _ISSUED or NEEDS_PYTHON_MODE:
+            return
+        texts = [call["url"], call["body"].decode("utf-8", "replace")] + [v for _, v in call["headers"]]
+        used = sorted(p for p in _ISSUED if any(p in t for t in texts))
+        if used:
+            NEEDS_PYTHON_MODE = True
+            sys.stderr.write(f"note: task {self.task!r} sends {used[0]}, a value read from an earlier response; "
+                             "it runs in Python mode, where each iteration uses the real value\n")
 
 
 def drive(result: Any, loop: Any = None) -> Any:
@@ -308,7 +330,7 @@ def capture_tasks(vuser: Any, tasks: List[Tuple[str, Any]]) -> Tuple[List[Dict[s
     captured: List[Dict[str, Any]] = []
     problems: List[str] = []
     for name, weight in tasks:
-        client = RecordingClient()
+        client = RecordingClient(task=name)
         try:
             run_callable(getattr(vuser, name), client)
         except Exception as e:  # noqa: BLE001
@@ -374,6 +396,7 @@ def capture(cls: type) -> Dict[str, Any]:
     restored afterwards, so the real virtual users start from what the file defines
     rather than from placeholders."""
     state = _class_state(cls)
+    _ISSUED.clear()
     try:
         return _capture(cls)
     finally:

@@ -387,3 +387,25 @@ class Slow:
     doc = json.loads(results.read_text())
     assert doc["requests_total"] == 2                  # at 0 s and 2 s
     assert doc["duration_secs"] >= 3.9                 # not cut short after the last request
+
+
+def test_a_task_that_sends_a_value_from_an_earlier_response_runs_for_real(loadpilot, target, write_scenario,
+                                                                          tmp_path):
+    path = write_scenario("""from loadpilot import scenario, task
+
+@scenario(rps=10, duration="1s", ramp_up="0", mode="constant")
+class Chain:
+    @task
+    def login_then_list(self, client):
+        token = client.post("/auth/login", json={}).json()["access_token"]
+        client.get("/api/v1/projects", headers={"Authorization": f"Bearer {token}"})
+""")
+    results = tmp_path / "r.json"
+
+    out = loadpilot("run", path, "--target", target.url, "--results-json", results)
+
+    doc = json.loads(results.read_text())
+    assert "sends {access_token}, a value read from an earlier response" in out.stderr
+    assert doc["mode"] == "python" and doc["errors_total"] == 0
+    tokens = target.stats()["by_authorization"]
+    assert len(tokens) == 10 and "Bearer {access_token}" not in tokens  # real values, never the placeholder
