@@ -1,13 +1,16 @@
 """Builds the Markdown report of bench/run.sh from its per-run records.
 
 Usage (called by run.sh, with Debian's /usr/bin/python3):
-    report.py RUNS_TSV REPORT_MD [RAW_JSON]
+    report.py RUNS_TSV REPORT_MD [RAW_JSON [STARTUP_JSON]]
 
 RUNS_TSV has one tab-separated line per tool run (see run_one in run.sh):
     test label kind conns target rc user sys rss_kb wall req_srv ngx_cpu
     other_cpu out err plan cmd
-The tool's own output files (out/err) are parsed here. Host facts come from
-BENCH_* environment variables set by run.sh. Standard library only.
+The tool's own output files (out/err) are parsed here; for kind "lprun"
+(`loadpilot run scenario.py`) plan is the scenario file and the figures come from
+its --results-json file (the same path ending in .json). STARTUP_JSON is the
+output of run.sh's startup.py (wall/CPU ms of each timed --dry-run). Host facts
+come from BENCH_* environment variables set by run.sh. Standard library only.
 """
 import json
 import math
@@ -161,6 +164,30 @@ def parse_locust(out, err):
     return r
 
 
+def parse_lprun(results_json):
+    """`loadpilot run --results-json` document."""
+    try:
+        doc = json.loads(results_json)
+    except ValueError:
+        doc = {}
+    lat = doc.get("latency") or {}
+    svc = doc.get("service_latency") or {}
+    return {
+        "requests": num(doc.get("requests_total")),
+        "errors": num(doc.get("errors_total")),
+        "late": num(doc.get("late")),
+        "dropped": num(doc.get("dropped")),
+        "rps": num(doc.get("rps_actual")),
+        "elapsed": num(doc.get("duration_secs")),
+        "p50": num(lat.get("p50_ms")), "p99": num(lat.get("p99_ms")),
+        "svc_p50": num(svc.get("p50_ms")), "svc_p99": num(svc.get("p99_ms")),
+        "mode": doc.get("mode") or "n/a",
+        "errors_by_kind": {k: v for k, v in (doc.get("errors_by_kind") or {}).items() if v},
+        "check_failures": doc.get("check_failures") or [],
+        "complete": "requests_total" in doc,
+    }
+
+
 PARSERS = {"loadpilot": parse_loadpilot, "wrk": parse_wrk, "hey": parse_hey,
            "locust": parse_locust}
 
@@ -182,9 +209,14 @@ def load_runs(path, dur):
         r = dict(zip(FIELDS, parts))
         for k in ("conns", "rc", "user", "sys", "rss_kb", "wall", "req_srv", "ngx_cpu", "other_cpu"):
             r[k] = num(r[k])
-        parsed = PARSERS.get(r["kind"], lambda o, e: {})(read(r["out"]), read(r["err"]))
-        r.update(parsed)
-        r["plan_json"] = read(r["plan"]).strip() if r["plan"] != "-" else ""
+        if r["kind"] == "lprun":
+            r.update(parse_lprun(read(re.sub(r"\.py$", ".json", r["plan"]))))
+            r["scenario"] = read(r["plan"]).strip()
+            r["plan_json"] = ""
+        else:
+            parsed = PARSERS.get(r["kind"], lambda o, e: {})(read(r["out"]), read(r["err"]))
+            r.update(parsed)
+            r["plan_json"] = read(r["plan"]).strip() if r["plan"] != "-" else ""
         r["cpu"] = r["user"] + r["sys"]
         r["cpu_pct"] = 100 * r["cpu"] / r["wall"] if ok(r["wall"]) and r["wall"] > 0 else NAN
         r["sys_share"] = 100 * r["sys"] / r["cpu"] if ok(r["cpu"]) and r["cpu"] > 0 else NAN
@@ -199,9 +231,35 @@ def load_runs(path, dur):
     return runs
 
 
+def div(a, b):
+    return a / b if ok(a) and ok(b) and b > 0 else NAN
+
+
+def goal(v, target):
+    if not ok(v):
+        return "n/a"
+    return f"{v:.2f}x (goal >= {target:g}x: {'met' if v >= target else 'NOT met'})"
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    if not n:
+        return NAN
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def failed(r):
+    """Suffix for a run's name when it did not end cleanly."""
+    if r.get("complete") and r["rc"] == 0:
+        return ""
+    return f" (exit {fmt(r['rc'])}{', incomplete output' if not r.get('complete') else ''})"
+
+
 def main():
     runs_tsv, report_md = sys.argv[1], sys.argv[2]
     raw_json = sys.argv[3] if len(sys.argv) > 3 else ""
+    startup_json = sys.argv[4] if len(sys.argv) > 4 else ""
     e = os.environ.get
     dur = num(e("BENCH_DURATION"))
     runs = load_runs(runs_tsv, dur)
@@ -292,21 +350,183 @@ def main():
       "The highest-rate row is the memory figure.")
     w("")
 
+    # ---- Python mode vs static mode
+    lpname = {"lp-static": "LoadPilot static.py", "lp-python": "LoadPilot pymode.py"}
+    pysum = {}
+
+    def pyrow_name(r):
+        if r["kind"] == "lprun":
+            return lpname.get(r["label"], r["label"]) + failed(r)
+        if r["kind"] == "locust":
+            return f"Locust (FastHttpUser, {r['conns']:.0f} users)" + failed(r)
+        return f"LoadPilot coordinator (plan, 1 thread, {r['conns']:.0f} conns)" + failed(r)
+
+    def pick(test, label, conns=None):
+        for r in runs:
+            if r["test"] == test and r["label"] == label and (conns is None or r["conns"] == conns):
+                return r
+        return None
+
+    pm_static, pm_py = pick("pymax", "lp-static"), pick("pymax", "lp-python")
+    mx_locust = next((r for r in sorted(mx, key=lambda r: -r["conns"]) if r["kind"] == "locust"), None)
+    mx_coord = next((r for r in sorted(mx, key=lambda r: -r["conns"]) if r["kind"] == "loadpilot"), None)
+    pr_static, pr_py, pr_locust = pick("pyrate", "lp-static"), pick("pyrate", "lp-python"), pick("pyrate", "locust")
+    if any((pm_static, pm_py, pr_static, pr_py, pr_locust)):
+        eff = lambda r: r["req_per_cpu"] if r else NAN
+        w(f"## 3. Python mode vs static mode (`loadpilot run`, {fmt(dur)} s)")
+        w("")
+        w("`loadpilot run FILE --target URL --results-json OUT.json` on two generated scenario files "
+          "(sources under Commands): `static.py`, one `@task` doing `client.get(\"/api/user\")`, runs on the C++ "
+          "engine from the plan (static mode); `pymode.py`, the same task plus `on_start` and `check_user`, "
+          "runs in Python mode (virtual users as greenlets execute the task bodies and the check; HTTP "
+          "through the engine). Both use `loadpilot run`'s defaults: static mode "
+          f"{e('BENCH_NCPU')} engine threads (one per online CPU, all on the tool CPU) and up to 1,024 "
+          "connections; Python mode one thread and up to 1,000 virtual users. mode = the results JSON's `mode`. "
+          "Figures come from the results JSON; CPU s includes the CLI's start-up (Python start and scenario "
+          "capture, see section 4).")
+        w("")
+        w(f"### 3a. Max throughput (scenario rps={fmt(num(e('BENCH_PY_MAX_RPS')))}; the excess is counted as dropped)")
+        w("")
+        w("| run | mode | requests | req/s | nginx req | errors | dropped | CPU s | CPU % | sys % "
+          "| req/CPU-s | vs static.py | peak RSS MiB | other CPU s |")
+        w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in (pm_static, pm_py, mx_locust, mx_coord):
+            if not r:
+                continue
+            w(f"| {pyrow_name(r)} | {r.get('mode', '-') if r['kind'] == 'lprun' else '-'} "
+              f"| {fmt(r['requests'])} | {fmt(r['rps'])} | {fmt(r['req_srv'])} | {fmt(r['errors'])} "
+              f"| {fmt(r.get('dropped', NAN))} | {fmt(r['cpu'], 2)} | {fmt(r['cpu_pct'])} | {fmt(r['sys_share'])} "
+              f"| {fmt(r['req_per_cpu'])} | {fmt(div(eff(r), eff(pm_static)), 2)} "
+              f"| {fmt(r['rss_mib'], 1)} | {fmt(r['other_cpu'], 2)} |")
+        a_st, a_lo = div(eff(pm_py), eff(pm_static)), div(eff(pm_py), eff(mx_locust))
+        pysum["max"] = {"python_vs_static": a_st, "python_vs_locust": a_lo,
+                          "static_req_per_cpu": eff(pm_static), "python_req_per_cpu": eff(pm_py),
+                          "locust_req_per_cpu": eff(mx_locust)}
+        w("")
+        w(f"Python mode requests per CPU-second at max throughput: {goal(a_st, 0.5)} static mode, "
+          f"{goal(a_lo, 10)} Locust (its max run of section 1, one process). "
+          "The coordinator row (section 1) is the engine driven by a plan file, for reference.")
+        w("")
+
+        tgt = num(e("BENCH_PY_RATE"))
+        w(f"### 3b. Fixed rate ({fmt(tgt)} req/s)")
+        w("")
+        w("| run | mode | achieved req/s | error | requests | nginx req | errors | late | dropped "
+          "| p50 ms | p99 ms | CPU s | CPU % | req/CPU-s | vs static.py | peak RSS MiB | other CPU s |")
+        w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in (pr_static, pr_py, pr_locust):
+            if not r:
+                continue
+            ach = r["rps"]
+            err = 100 * (ach - tgt) / tgt if ok(ach) and ok(tgt) and tgt > 0 else NAN
+            r["achieved_rps"], r["rate_error_pct"] = ach, err
+            w(f"| {pyrow_name(r)} | {r.get('mode', '-') if r['kind'] == 'lprun' else '-'} "
+              f"| {fmt(ach, 1)} | {'n/a' if not ok(err) else f'{err:+.2f} %'} | {fmt(r['requests'])} "
+              f"| {fmt(r['req_srv'])} | {fmt(r['errors'])} | {fmt(r.get('late', NAN))} | {fmt(r.get('dropped', NAN))} "
+              f"| {fmt(r['p50'], 3)} | {fmt(r['p99'], 3)} | {fmt(r['cpu'], 2)} | {fmt(r['cpu_pct'], 1)} "
+              f"| {fmt(r['req_per_cpu'])} | {fmt(div(eff(r), eff(pr_static)), 2)} "
+              f"| {fmt(r['rss_mib'], 1)} | {fmt(r['other_cpu'], 2)} |")
+        b_st, b_lo = div(eff(pr_py), eff(pr_static)), div(eff(pr_py), eff(pr_locust))
+        pysum["rate"] = {"target_rps": tgt, "python_vs_static": b_st, "python_vs_locust": b_lo,
+                           "static_req_per_cpu": eff(pr_static), "python_req_per_cpu": eff(pr_py),
+                           "locust_req_per_cpu": eff(pr_locust)}
+        w("")
+        w(f"Python mode requests per CPU-second at {fmt(tgt)} req/s: {goal(b_st, 0.5)} static mode, "
+          f"{goal(b_lo, 10)} Locust ({e('BENCH_LOCUST_RATE_USERS')} users x "
+          f"`constant_throughput({e('BENCH_LOCUST_PER_USER')})`, one process). "
+          "At a fixed rate req/CPU-s is the inverse of the CPU cost of that rate (a run that falls "
+          "short of the rate shows it in achieved req/s); latency columns as in section 2 (Locust: "
+          "its own response time).")
+        w("")
+        bad = [r for r in (pm_static, pm_py, pr_static, pr_py) if r and r["kind"] == "lprun"
+               and (ok(r["errors"]) and r["errors"] > 0)]
+        for r in bad:
+            w(f"- **{pyrow_name(r)} ({r['test']}) had errors:** {r.get('errors_by_kind')}"
+              + (f"; check failures {r['check_failures'][:3]}" if r.get("check_failures") else "")
+              + ". Its req/CPU-s counts requests that failed.")
+        wrong = [r for r, m in ((pm_static, "static"), (pm_py, "python"), (pr_static, "static"), (pr_py, "python"))
+                 if r and r.get("complete") and r.get("mode") != m]
+        for r in wrong:
+            w(f"- **{pyrow_name(r)} ran in mode `{r.get('mode')}`**, not the intended one: its row does not measure what it says.")
+        if bad or wrong:
+            w("")
+
+    # ---- start-up
+    st = None
+    if startup_json:
+        try:
+            st = json.loads(read(startup_json))
+        except ValueError:
+            st = None
+    if st:
+        rs, fl = st.get("runs") or [], st.get("floor") or []
+        good = [x for x in rs if x.get("ok")]
+        walls = [x["wall_ms"] for x in good]
+        cpus = [x["cpu_ms"] for x in good]
+        fwalls = [x["wall_ms"] for x in fl]
+        med = median(walls)
+        pysum["startup"] = {"runs": len(rs), "ok": len(good), "median_ms": med,
+                              "min_ms": min(walls) if walls else NAN,
+                              "max_ms": max(walls) if walls else NAN,
+                              "median_cpu_ms": median(cpus), "floor_median_ms": median(fwalls),
+                              "goal_ms": 150, "met": ok(med) and med < 150}
+        w("## 4. Start-up")
+        w("")
+        w(f"Wall time of `{e('BENCH_STARTUP_CMD')}` (Python start, scenario import and capture, plan "
+          "printed; nothing sent), measured by `time.perf_counter()` around `subprocess.run` in "
+          f"`{e('BENCH_STARTUP_WRAP')} <command>`, after one untimed warm-up run. CPU ms = the child's "
+          "user+sys (`getrusage(RUSAGE_CHILDREN)` delta). `/bin/true` timed the same way is the floor "
+          "of this timer (fork + exec + wait).")
+        w("")
+        w("| command | runs ok | median ms | min ms | max ms | median CPU ms | goal |")
+        w("|---|---:|---:|---:|---:|---:|---|")
+        w(f"| `loadpilot run examples/checkout.py --dry-run` | {len(good)}/{len(rs)} | {fmt(med, 1)} "
+          f"| {fmt(pysum['startup']['min_ms'], 1)} | {fmt(pysum['startup']['max_ms'], 1)} "
+          f"| {fmt(median(cpus), 1)} | < 150 ms: {'met' if pysum['startup']['met'] else ('n/a' if not ok(med) else 'NOT met')} |")
+        w(f"| `/bin/true` (timer floor) | {len(fl)}/{len(fl)} | {fmt(median(fwalls), 1)} "
+          f"| {fmt(min(fwalls) if fwalls else NAN, 1)} | {fmt(max(fwalls) if fwalls else NAN, 1)} "
+          f"| {fmt(median([x['cpu_ms'] for x in fl]), 1)} | |")
+        if len(good) < len(rs):
+            w("")
+            w(f"- **{len(rs) - len(good)} run(s) failed** (exit code or output not a plan): "
+              f"{[x.get('stderr') for x in rs if not x.get('ok')][:1]}")
+        w("")
+
     # ---- commands
     w("## Commands")
     w("")
     w(f"Each command ran from the run's temp dir as `{e('BENCH_WRAP')} <command>`"
       + "; nginx (its own config, `worker_processes 1`) was pinned separately; 2 s pause before each run.")
     w("")
+    scen_src = {}
     for r in runs:
         conns = f"{r['conns']:.0f}" if ok(r["conns"]) else "?"
-        title = f"{r['test']} / {names.get(r['kind'], r['label'])} / {conns} conns"
-        if r["test"] == "rate":
+        if r["kind"] == "lprun":
+            title = f"{r['test']} / {lpname.get(r['label'], r['label'])}"
+            scen_src[r["cmd"].split()[2] if len(r["cmd"].split()) > 2 else r["label"]] = r.get("scenario", "")
+        else:
+            title = f"{r['test']} / {names.get(r['kind'], r['label'])} / {conns} conns"
+        if r["test"] in ("rate", "pyrate"):
             title += f" / {r['target']} req/s"
         w(f"- {title}: `{r['cmd']}`" + (f" (exit {r['rc']:.0f})" if ok(r["rc"]) and r["rc"] != 0 else ""))
         if r["plan_json"]:
             w(f"  - plan: `{r['plan_json']}`")
+    if st:
+        w(f"- startup: `{e('BENCH_STARTUP_WRAP')} {e('BENCH_STARTUP_CMD')}`")
     w("")
+    if scen_src:
+        w("Scenario files of section 3 (generated by run.sh into the temp dir; "
+          "`py_rate/*` differ from `py_max/*` only in `rps`):")
+        w("")
+        for path, src in scen_src.items():
+            if path.startswith("py_rate/") and path.replace("py_rate/", "py_max/") in scen_src:
+                continue
+            w(f"`{path}`:")
+            w("")
+            w("```python")
+            w(src)
+            w("```")
+            w("")
 
     with open(report_md, "w") as f:
         f.write("\n".join(L))
@@ -318,8 +538,11 @@ def main():
         clean = [{k: (None if isinstance(r.get(k), float) and math.isnan(r[k]) else r.get(k))
                   for k in keep if k not in ("out", "err", "plan")} for r in runs]
         meta = {k[6:].lower(): v for k, v in os.environ.items() if k.startswith("BENCH_")}
+        nan_none = lambda d: {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
         with open(raw_json, "w") as f:
-            json.dump({"meta": meta, "runs": clean}, f, indent=1)
+            json.dump({"meta": meta, "runs": clean,
+                       "summary": {k: nan_none(v) for k, v in pysum.items()},
+                       "startup_runs": st}, f, indent=1)
 
 
 if __name__ == "__main__":

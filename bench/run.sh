@@ -10,11 +10,17 @@
 # and `timeout`, 2 s pause between runs, nginx stopped by its pid at exit.
 # Loopback traffic only. See bench/README.md for what each figure means.
 #
-# Runs, in this order (about 2 minutes at DURATION=10):
+# Runs, in this order (about 3 1/4 minutes at DURATION=10):
 #   1. max throughput, $CONNS connections, 1 thread: LoadPilot, wrk, hey
 #      (+ Locust FastHttpUser, 1 process, $CONNS users, if locust is installed)
 #   2. max throughput, $LOW_CONNS connections: LoadPilot, wrk
 #   3. precision: LoadPilot at each rate in $RATES (1 thread, $RATE_CONNS conns)
+#   4. Python mode vs static mode: `loadpilot run` on two generated scenario files,
+#      static.py (engine-only) and pymode.py (same + on_start + check_user), at
+#      rps=$PY_MAX_RPS (max throughput) and at rps=$PY_RATE (+ Locust at $PY_RATE
+#      req/s: $LOCUST_RATE_USERS users x constant_throughput)
+#   5. start-up: wall time of `loadpilot run examples/checkout.py --dry-run`,
+#      $STARTUP_RUNS runs after one warm-up
 #
 # Knobs (environment):
 #   DURATION=10          seconds per run (3 for a quick check)
@@ -22,9 +28,11 @@
 #   REPORT=bench/results/latest.md   Markdown report (also printed to stdout);
 #                        raw per-run figures go to ${REPORT%.md}.json
 #   CONNS=64 LOW_CONNS=8 RATES="2000 20000" RATE_CONNS=64 MAX_RPS=10000000
+#   PY_MAX_RPS=1000000 PY_RATE=2000 LOCUST_RATE_USERS=20 STARTUP_RUNS=10
 #   PIN=1 NGINX_CPU=0 TOOL_CPU=1   (PIN=0: no taskset)
 #   PORT=<free port>     nginx port (default: a free port picked at start)
-#   SKIP_TOOLS="hey locust"  labels to skip (loadpilot wrk hey locust)
+#   SKIP_TOOLS="hey locust"  labels to skip (loadpilot wrk hey locust lp-static
+#                        lp-python startup)
 #   KEEP_TMP=1           keep the temp dir with raw tool outputs
 set -u -o pipefail
 
@@ -40,6 +48,10 @@ LOW_CONNS=${LOW_CONNS:-8}
 RATES=${RATES:-2000 20000}
 RATE_CONNS=${RATE_CONNS:-64}
 MAX_RPS=${MAX_RPS:-10000000}
+PY_MAX_RPS=${PY_MAX_RPS:-1000000}        # section 4, max throughput point (scenario rps)
+PY_RATE=${PY_RATE:-2000}                 # section 4, fixed-rate point
+LOCUST_RATE_USERS=${LOCUST_RATE_USERS:-20}
+STARTUP_RUNS=${STARTUP_RUNS:-10}
 if [ -n "${LOADPILOT_BIN:-}" ]; then BIN_DIR=$(abs_from_caller "$LOADPILOT_BIN"); else BIN_DIR="$ROOT/build/bin"; fi
 if [ -n "${REPORT:-}" ]; then REPORT=$(abs_from_caller "$REPORT"); else REPORT="$ROOT/bench/results/latest.md"; fi
 PIN=${PIN:-1}
@@ -57,8 +69,20 @@ LOCUST=${LOCUST:-/usr/bin/locust}
 
 die() { echo "bench: $*" >&2; exit 1; }
 [[ "$DURATION" =~ ^[0-9]+$ ]] && (( DURATION > 0 )) || die "DURATION must be a positive integer (seconds)"
+for v in PY_MAX_RPS PY_RATE LOCUST_RATE_USERS STARTUP_RUNS; do
+    [[ "${!v}" =~ ^[0-9]+$ ]] && (( ${!v} > 0 )) || die "$v must be a positive integer"
+done
 COORD="$BIN_DIR/loadpilot-coordinator"
-[ -x "$COORD" ] || die "$COORD not found (run 'make build' or set LOADPILOT_BIN)"
+LP="$BIN_DIR/loadpilot"                 # the CLI: `loadpilot run scenario.py` (sections 4 and 5)
+# The binaries may be rebuilt by someone else while the benchmark runs: wait up to
+# 60 s for one that is briefly missing instead of failing the whole run.
+wait_bin() { # wait_bin <path>
+    local i
+    for i in $(seq 60); do [ -x "$1" ] && return 0; (( i == 1 )) && echo "bench: waiting for $1 ..." >&2; sleep 1; done
+    [ -x "$1" ]
+}
+wait_bin "$COORD" || die "$COORD not found (run 'make build' or set LOADPILOT_BIN)"
+wait_bin "$LP" || die "$LP not found (run 'make build' or set LOADPILOT_BIN)"
 [ -x "$PY" ] || die "$PY missing"
 [ -x "$TIME" ] || die "/usr/bin/time missing (apt-get install time)"
 command -v nginx >/dev/null || die "nginx missing"
@@ -159,21 +183,95 @@ ngx_ticks() { awk '{print $14+$15}' "/proc/$NGX_WORKER/stat" 2>/dev/null || echo
 sys_busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }   # user nice system irq softirq steal
 
 # -------------------------------------------------------------- locust -----
+# LOCUST_RATE_PER_USER unset: as fast as possible (max throughput); set: that many
+# requests per second per user (fixed-rate run, as in peer-bench.sh).
 cat > "$T/locustfile.py" <<'EOF'
-from locust import FastHttpUser, task, constant
+import os
+
+from locust import FastHttpUser, task, constant, constant_throughput
+
+_rate = float(os.environ.get("LOCUST_RATE_PER_USER", "0"))
 
 
 class ApiUser(FastHttpUser):
-    wait_time = constant(0)
+    wait_time = constant_throughput(_rate) if _rate > 0 else constant(0)
 
     @task
     def user(self):
         self.client.get("/api/user")
 EOF
 
+# ----------------------------------------------------- python scenarios -----
+# write_scenarios <dir> <rps>: the two `loadpilot run` scenarios of section 4.
+# static.py: one static GET, run by the C++ engine from the plan (static mode).
+# pymode.py: the same task plus on_start and check_user, which put `loadpilot run`
+# in Python mode (virtual users as greenlets run the task bodies; HTTP via the engine).
+write_scenarios() {
+    mkdir -p "$1"
+    cat > "$1/static.py" <<EOF
+from loadpilot import scenario, task
+
+
+@scenario(rps=$2, duration="${DURATION}s", ramp_up="0", mode="constant")
+class Static:
+    @task
+    def user(self, client):
+        client.get("/api/user")
+EOF
+    cat > "$1/pymode.py" <<EOF
+from loadpilot import scenario, task
+
+
+@scenario(rps=$2, duration="${DURATION}s", ramp_up="0", mode="constant")
+class PyMode:
+    def on_start(self, client):
+        self.n = 0
+
+    @task
+    def user(self, client):
+        client.get("/api/user")
+
+    def check_user(self, status_code, body):
+        assert status_code == 200
+EOF
+}
+
+# startup.py N cmd...: one untimed warm-up, then N timed runs of cmd (stdout must be
+# a JSON plan), wall time by time.perf_counter around subprocess.run, child CPU by
+# getrusage(RUSAGE_CHILDREN) deltas; also times /bin/true the same way (the
+# fork+exec floor of this timer). Prints one JSON object.
+cat > "$T/startup.py" <<'EOF'
+import json, resource, subprocess, sys, time
+
+
+def timed(cmd, check_plan):
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    t1 = time.perf_counter()
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    good = p.returncode == 0
+    if good and check_plan:
+        try:
+            good = bool(json.loads(p.stdout).get("tasks"))
+        except ValueError:
+            good = False
+    return {"wall_ms": (t1 - t0) * 1e3, "rc": p.returncode, "ok": good,
+            "cpu_ms": ((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)) * 1e3,
+            "stderr": p.stderr.decode(errors="replace")[-300:] if not good else ""}
+
+
+n, cmd = int(sys.argv[1]), sys.argv[2:]
+timed(cmd, True)                                      # warm-up: page cache, not counted
+runs = [timed(cmd, True) for _ in range(n)]
+floor = [timed(["/bin/true"], False) for _ in range(n)]
+print(json.dumps({"runs": runs, "floor": floor}))
+EOF
+
 # ------------------------------------------------------------- helpers -----
 # One line per run, tab separated, parsed by bench/report.py:
 # test label kind conns target rc user sys rss_kb wall req_srv ngx_cpu other_cpu out err plan cmd
+# (kind lprun: plan is the scenario file; its results JSON is the same path with .json)
 RUNS="$T/runs.tsv"
 : > "$RUNS"
 
@@ -217,8 +315,16 @@ run_loadpilot() { # run_loadpilot <test> <conns> <rps|max>
     [ "$target" = max ] && rps=$MAX_RPS
     local plan="$T/plan_${test}_c${conns}_${target}.json"
     write_plan "$plan" "$test" "$rps" "$conns"
-    [ -x "$COORD" ] || die "$COORD disappeared during the run"
+    wait_bin "$COORD" || die "$COORD disappeared during the run"
     run_one "$test" loadpilot loadpilot "$conns" "$target" "$plan" "$COORD" --plan "$(basename "$plan")"
+}
+
+run_lprun() { # run_lprun <test> <label> <target> <scenario file, relative to $T>
+    local test=$1 label=$2 target=$3 scen=$4
+    wait_bin "$LP" || die "$LP disappeared during the run"
+    rm -f "$T/${scen%.py}.json"
+    run_one "$test" "$label" lprun auto "$target" "$T/$scen" \
+        "$LP" run "$scen" --target "$BASE" --results-json "${scen%.py}.json"
 }
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "$1" ]; }
@@ -244,6 +350,41 @@ have wrk && run_one max wrk wrk "$LOW_CONNS" max - wrk -t1 -c"$LOW_CONNS" -d"${D
 # 3. precision at fixed rates
 for r in $RATES; do run_loadpilot rate "$RATE_CONNS" "$r"; done
 
+# 4. Python mode vs static mode, `loadpilot run` on a scenario file (same pinning and
+#    wrapper). a) max throughput (rps far above capacity: the excess is counted as
+#    dropped), compared with Locust's max run of section 1; b) fixed rate, with Locust
+#    at the same rate: LOCUST_RATE_USERS users x constant_throughput(PY_RATE / users).
+write_scenarios "$T/py_max" "$PY_MAX_RPS"
+write_scenarios "$T/py_rate" "$PY_RATE"
+run_lprun pymax lp-static max py_max/static.py
+run_lprun pymax lp-python max py_max/pymode.py
+run_lprun pyrate lp-static "$PY_RATE" py_rate/static.py
+run_lprun pyrate lp-python "$PY_RATE" py_rate/pymode.py
+LOCUST_PER_USER=$(awk -v r="$PY_RATE" -v u="$LOCUST_RATE_USERS" 'BEGIN{printf "%g", r/u}')
+have "$LOCUST" && run_one pyrate locust locust "$LOCUST_RATE_USERS" "$PY_RATE" - \
+    env LOCUST_RATE_PER_USER="$LOCUST_PER_USER" "$LOCUST" -f locustfile.py --headless \
+    -u "$LOCUST_RATE_USERS" -r "$LOCUST_RATE_USERS" -t "${DURATION}s" --host "$BASE" \
+    --only-summary --loglevel WARNING
+
+# 5. start-up: `loadpilot run examples/checkout.py --dry-run` (Python start, scenario
+#    import and capture, plan printed; nothing sent), timed STARTUP_RUNS times.
+STARTUP_JSON=""
+STARTUP_CMD=""
+case "$SKIP_TOOLS" in
+*" startup "*) echo "bench:   skip startup (SKIP_TOOLS)" >&2 ;;
+*)
+    sleep "$PAUSE"
+    wait_bin "$LP" || die "$LP disappeared during the run"
+    STARTUP_CMD="$LP run $ROOT/examples/checkout.py --dry-run"
+    echo "bench:   [startup] $STARTUP_RUNS x $STARTUP_CMD" >&2
+    if ( cd "$T" && pin "$TOOL_CPU" "$PY" startup.py "$STARTUP_RUNS" \
+            "$LP" run "$ROOT/examples/checkout.py" --dry-run ) >"$T/startup.json" 2>"$T/startup.err"; then
+        STARTUP_JSON="$T/startup.json"
+    else
+        echo "bench:     startup timing failed: $(tail -c 300 "$T/startup.err" | tr '\n' ' ')" >&2
+    fi ;;
+esac
+
 END=$(date +%s)
 
 # -------------------------------------------------------------- report -----
@@ -252,9 +393,11 @@ JSON_OUT=""
 case "$REPORT" in *.md) JSON_OUT="${REPORT%.md}.json" ;; esac
 pin_desc="off"
 WRAP="$TIME -f \"$TIME_FMT\" -o RUN.time timeout -k 5 $LIMIT"
+STARTUP_WRAP="$PY startup.py $STARTUP_RUNS"
 if [ "$PIN" = 1 ]; then
     pin_desc="nginx on CPU $NGINX_CPU, each tool on CPU $TOOL_CPU (taskset -c)"
     WRAP="taskset -c $TOOL_CPU $WRAP"
+    STARTUP_WRAP="taskset -c $TOOL_CPU $STARTUP_WRAP"
 fi
 COORD_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || COORD_REV="$COORD_REV+uncommitted changes"
@@ -267,7 +410,10 @@ env BENCH_START="$START_ISO" BENCH_ELAPSED=$(( END - START )) BENCH_DURATION="$D
     BENCH_WRK="$(wrk --version 2>&1 | head -1 | awk '{print $2}')" \
     BENCH_HEY="$(dpkg-query -W -f='${Version}' hey 2>/dev/null)" \
     BENCH_LOCUST="$(dpkg-query -W -f='${Version}' python3-locust 2>/dev/null)" \
-    "$PY" "$ROOT/bench/report.py" "$RUNS" "$REPORT.tmp" "$JSON_OUT" || die "report generation failed"
+    BENCH_LP="$LP" BENCH_PY_MAX_RPS="$PY_MAX_RPS" BENCH_PY_RATE="$PY_RATE" \
+    BENCH_LOCUST_RATE_USERS="$LOCUST_RATE_USERS" BENCH_LOCUST_PER_USER="$LOCUST_PER_USER" \
+    BENCH_STARTUP_CMD="$STARTUP_CMD" BENCH_STARTUP_WRAP="$STARTUP_WRAP" BENCH_STARTUP_RUNS="$STARTUP_RUNS" \
+    "$PY" "$ROOT/bench/report.py" "$RUNS" "$REPORT.tmp" "$JSON_OUT" "$STARTUP_JSON" || die "report generation failed"
 mv "$REPORT.tmp" "$REPORT"
 cat "$REPORT"
 echo "bench: report written to $REPORT${JSON_OUT:+ (raw: $JSON_OUT)}" >&2
