@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`: starts the bundled demo target on a free loopback port, runs the example
-# scenario against it, prints the result, and stops the target (also on Ctrl+C).
+# `make demo`: starts the bundled demo target on a free loopback port, runs
+# examples/checkout.py against it (live dashboard, summary, thresholds), and stops the
+# target (also on Ctrl+C).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${LOADPILOT_BIN:-build/bin}
@@ -22,8 +23,4 @@ done
 [[ -n $url ]] || { echo "demo: loadpilot-target did not start" >&2; exit 1; }
 echo "demo: loadpilot-target is up at $url"
 
-if [[ -x "$BIN/loadpilot" ]]; then
-  "$BIN/loadpilot" run examples/checkout.py --target "$url"
-else
-  sed "s#http://127.0.0.1:8000#$url#" examples/demo-plan.json | "$BIN/loadpilot-coordinator"
-fi
+"$BIN/loadpilot" run examples/checkout.py --target "$url"
