@@ -317,9 +317,16 @@ async def _resume(coro: Any, yielded: Any) -> Any:
             return done.value
 
 
-def run_callable(func: Any, client: LoadClient) -> None:
-    """Calls func(client) and finishes it (see drive())."""
-    drive(func(client))
+def run_callable(func: Any, client: LoadClient, capturing: bool = False) -> None:
+    """Calls func(client) and finishes it (see drive()). With `capturing` (a run against
+    placeholder responses) time.sleep returns at once meanwhile."""
+    from loadpilot import _coop
+
+    _coop.CAPTURING = capturing
+    try:
+        drive(func(client))
+    finally:
+        _coop.CAPTURING = False
 
 
 def capture_tasks(vuser: Any, tasks: List[Tuple[str, Any]]) -> Tuple[List[Dict[str, Any]], List[str]]:
@@ -332,7 +339,7 @@ def capture_tasks(vuser: Any, tasks: List[Tuple[str, Any]]) -> Tuple[List[Dict[s
     for name, weight in tasks:
         client = RecordingClient(task=name)
         try:
-            run_callable(getattr(vuser, name), client)
+            run_callable(getattr(vuser, name), client, capturing=True)
         except Exception as e:  # noqa: BLE001
             if not client.calls:
                 problems.append(_raised(f"task '{name}'", e))
@@ -411,7 +418,7 @@ def _capture(cls: type) -> Dict[str, Any]:
         return {"tasks": [], "problems": [_raised(f"{cls.__name__}()", e)]}
     if _overrides(cls, "on_start"):
         try:
-            run_callable(vuser.on_start, RecordingClient())
+            run_callable(vuser.on_start, RecordingClient(), capturing=True)
         except Exception:  # noqa: BLE001
             # Dummy responses can trip a real check (status == 201, a missing key). on_start
             # runs for real before any load, and a failure there stops the run with its

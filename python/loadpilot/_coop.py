@@ -21,6 +21,9 @@ _real_lock = _thread.allocate_lock
 
 #: The running Python-mode hub (loadpilot._runtime.Hub), if any.
 HUB: Any = None
+#: True while the plan is captured: task bodies run once against placeholder responses,
+#: and waiting there would only delay the start.
+CAPTURING = False
 
 
 def _user_hub() -> Any:
@@ -35,6 +38,8 @@ def _user_hub() -> Any:
 
 def sleep(secs: float) -> None:
     """time.sleep that parks only the calling virtual user."""
+    if CAPTURING:
+        return
     hub = _user_hub()
     if hub is None:
         _real_sleep(secs)

@@ -253,8 +253,12 @@ class Hub:
         return None
 
     def _stop_users(self) -> None:
-        while self.sleepers:  # a napping user finishes its iteration before it stops
+        # A napping user finishes its iteration before it stops; past the drain time its
+        # sleep is cut short, so a long time.sleep cannot hold the run open.
+        while self.sleepers and not self.engine.drain_expired():
             self._pump()
+        while self.sleepers:
+            heapq.heappop(self.sleepers)[2].switch()
         while any(not g.dead for g in self.users):
             while self.idle:
                 self.idle.pop().switch(None)

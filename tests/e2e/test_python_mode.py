@@ -397,3 +397,19 @@ def test_raise_for_status_raises_when_there_was_no_response(run):
     assert doc["tasks"][0]["requests"] == 20
     assert doc["errors_by_kind"]["connect"] == 10
     assert doc["errors_by_kind"]["http_4xx"] == 0
+
+
+def test_a_long_sleep_neither_delays_the_start_nor_holds_the_run_open(run):
+    # The capture runs the body once (its sleep returns at once there); at the end a
+    # user still asleep is woken when the drain time is over.
+    out, doc = run(scenario("""
+    @task
+    def nap(self, client):
+        client.get("/health")
+        import time
+        time.sleep(30)
+""", rps=5, duration="1s"))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert doc["requests_total"] == 5
+    assert doc["duration_secs"] < 10
