@@ -88,7 +88,7 @@ def install() -> None:
 
     threading.RLock is left alone: the standard library re-enters its RLocks from
     garbage-collector callbacks (logging does), which a lock owned by a greenlet cannot
-    tell from another user. An RLock held across a client call in Python mode still
-    blocks the other users; use threading.Lock there."""
+    tell from another user. As every user runs on the one thread, an RLock re-enters for
+    all of them, so it does not keep users apart in Python mode: use threading.Lock."""
     threading.Lock = Lock  # type: ignore[misc]
     time.sleep = sleep
