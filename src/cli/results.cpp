@@ -13,6 +13,7 @@
 
 #include "cli/terminal.hpp"
 #include "metrics/rounding.hpp"
+#include "metrics/snapshot_json.hpp"
 
 namespace lp::cli {
 namespace {
@@ -21,23 +22,12 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 // Same rounding as the snapshot stream, so a baseline and the stream agree.
+using metrics::latency_json;
 using metrics::rounded::ms;
 using metrics::rounded::percent;
 using metrics::rounded::rate;
 using metrics::rounded::secs;
 
-Json latency_json(const metrics::LatencySummary& l) {
-  Json j = Json::object();
-  j["min_ms"] = ms(l.min_ms);
-  j["mean_ms"] = ms(l.mean_ms);
-  j["p50_ms"] = ms(l.p50_ms);
-  j["p90_ms"] = ms(l.p90_ms);
-  j["p95_ms"] = ms(l.p95_ms);
-  j["p99_ms"] = ms(l.p99_ms);
-  j["p999_ms"] = ms(l.p999_ms);
-  j["max_ms"] = ms(l.max_ms);
-  return j;
-}
 
 // Thresholds keep their unit: ms for latency keys, percent for error_rate.
 double threshold_number(const ThresholdResult& r, double v) {

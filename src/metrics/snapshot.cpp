@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "metrics/rounding.hpp"
+#include "metrics/snapshot_json.hpp"
 
 namespace lp::metrics {
 namespace {
@@ -19,18 +20,6 @@ double rps(double value) noexcept { return rounded::rate(value); }
 
 double ms_of(std::uint64_t value_us) noexcept { return static_cast<double>(value_us) / 1000.0; }
 
-Json latency_json(const LatencySummary& l) {
-  Json j = Json::object();
-  j["min_ms"] = ms(l.min_ms);
-  j["mean_ms"] = ms(l.mean_ms);
-  j["p50_ms"] = ms(l.p50_ms);
-  j["p90_ms"] = ms(l.p90_ms);
-  j["p95_ms"] = ms(l.p95_ms);
-  j["p99_ms"] = ms(l.p99_ms);
-  j["p999_ms"] = ms(l.p999_ms);
-  j["max_ms"] = ms(l.max_ms);
-  return j;
-}
 
 // Readers: each leaves `out` alone unless the key holds a value of a usable type, so a
 // partial or older line still yields a snapshot (nulls are how NaN was written).
@@ -81,6 +70,19 @@ void read(const Json& object, const char* key, LatencySummary& out) {
 }
 
 }  // namespace
+
+nlohmann::ordered_json latency_json(const LatencySummary& l) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  j["min_ms"] = rounded::ms(l.min_ms);
+  j["mean_ms"] = rounded::ms(l.mean_ms);
+  j["p50_ms"] = rounded::ms(l.p50_ms);
+  j["p90_ms"] = rounded::ms(l.p90_ms);
+  j["p95_ms"] = rounded::ms(l.p95_ms);
+  j["p99_ms"] = rounded::ms(l.p99_ms);
+  j["p999_ms"] = rounded::ms(l.p999_ms);
+  j["max_ms"] = rounded::ms(l.max_ms);
+  return j;
+}
 
 LatencySummary LatencySummary::of(const Histogram& h) {
   LatencySummary s;
