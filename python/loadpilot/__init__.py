@@ -341,7 +341,10 @@ class ScenarioSettings:
         self.ramp_up = ramp_up
         self.mode = mode
         self.steps = steps
-        self.thresholds: Dict[str, float] = dict(thresholds or {})
+        # Anything but a mapping is kept as given: validation then names it
+        # ("thresholds must be a dict ..., got [1]") instead of a TypeError here.
+        self.thresholds: Dict[str, float] = (dict(thresholds) if isinstance(thresholds, Mapping)
+                                             else {} if thresholds is None else thresholds)  # type: ignore
 
     @staticmethod
     def of(cls: type) -> Optional["ScenarioSettings"]:

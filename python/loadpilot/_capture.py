@@ -120,7 +120,7 @@ def describe(cls: type) -> Dict[str, Any]:
         "ramp_up": settings.ramp_up,
         "mode": settings.mode,
         "steps": settings.steps,
-        "thresholds": dict(settings.thresholds),
+        "thresholds": settings.thresholds,
         "tasks": [name for name, _ in tasks],
         "has_on_start": _overrides(cls, "on_start"),
         "has_on_stop": _overrides(cls, "on_stop"),

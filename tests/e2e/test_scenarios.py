@@ -409,3 +409,20 @@ class Chain:
     assert doc["mode"] == "python" and doc["errors_total"] == 0
     tokens = target.stats()["by_authorization"]
     assert len(tokens) == 10 and "Bearer {access_token}" not in tokens  # real values, never the placeholder
+
+
+def test_thresholds_that_are_not_a_dict_are_named(loadpilot, write_scenario):
+    path = write_scenario("""from loadpilot import scenario, task
+
+@scenario(thresholds=[1])
+class T:
+    @task
+    def a(self, client):
+        client.get("/")
+""")
+
+    out = loadpilot("run", path, "--dry-run")
+
+    assert out.returncode == 2
+    assert 'thresholds must be a dict such as {"p99_ms": 500}, got [1]' in out.stderr
+    assert "Traceback" not in out.stderr
