@@ -1,10 +1,10 @@
 #pragma once
 // Python mode: virtual users run the scenario's Python task bodies (used when the
-// scenario has on_start, on_stop, check_*, async tasks or client.batch). The rate is
-// still the scenario's (open model): a C++ dispatcher hands each due iteration to a free
-// virtual user, starting more users as the rate needs them. Each user is a thread that
-// holds the GIL only while it runs Python; every HTTP call goes through the engine's
-// HttpClient with the GIL released.
+// scenario has on_start, on_stop, check_*, async tasks, client.batch, or tasks that need
+// real responses). The rate is still the scenario's (open model): the engine hands each
+// due iteration to an idle virtual user and says how many more to start. Users are
+// greenlets on this thread (python/loadpilot/_runtime.py's Hub); every HTTP call goes
+// through engine::CallLoop, polled inline with the GIL released while it waits.
 
 #include <cstdint>
 #include <string>
