@@ -35,6 +35,7 @@
 #                        lp-python startup)
 #   KEEP_TMP=1           keep the temp dir with raw tool outputs
 set -u -o pipefail
+export PATH="$PATH:/usr/sbin:/sbin"   # nginx lives in /usr/sbin, which a non-login PATH may lack
 
 CALLER_PWD=$PWD
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

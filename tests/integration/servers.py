@@ -138,8 +138,10 @@ http {{
     }}
 }}
 """)
+    # nginx lives in /usr/sbin, which a non-login PATH may lack.
+    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
     ng.process = subprocess.Popen(
-        ["nginx", "-p", str(root), "-e", str(root / "error.log"), "-c", str(root / "nginx.conf"), "-g", "daemon off;"],
+        [nginx_bin, "-p", str(root), "-e", str(root / "error.log"), "-c", str(root / "nginx.conf"), "-g", "daemon off;"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 10
