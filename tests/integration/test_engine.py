@@ -203,3 +203,28 @@ def test_snapshots_arrive_once_a_second_with_the_documented_fields(target_server
         assert set(snap["latency"]) >= {"min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms"}
     assert result.snapshots[0]["target_rps"] == 20
     assert result.final["phase"] == "done"
+
+
+def test_the_engine_rides_out_a_target_crash_and_restart(target_factory):
+    first = target_factory()
+    port = first.port
+    proc = subprocess.Popen([str(binary("loadpilot-coordinator"))], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write(json.dumps(plan(first.url, [{"name": "h", "url": "/health"}], rps=100, duration=6,
+                                     timeout_ms=1000)).encode())
+    proc.stdin.close()
+    lines = [proc.stdout.readline()]                 # 1 s of load against a healthy target
+
+    first.stop(signal.SIGKILL)                       # crash
+    lines.append(proc.stdout.readline())
+    lines.append(proc.stdout.readline())             # ~2 s with nothing listening
+    target_factory("--port", str(port))              # back on the same port
+    proc.wait(timeout=30)
+    lines += proc.stdout.readlines()
+
+    snaps = [json.loads(l) for l in lines if l.strip()]
+    final = snaps[-1]
+    assert final["phase"] == "done"
+    assert final["requests_total"] == 600            # the rate was held through the outage
+    assert final["errors_by_kind"]["connect"] > 0    # the outage is counted, by kind
+    assert final["errors_total"] == snaps[-2]["errors_total"]  # recovered: no new errors in the last second
