@@ -177,9 +177,6 @@ ExitCode run_command(const RunArgs& args) {
 
   python::BuildOptions options;
   options.target_url = args.target_url;
-  // Locally, on_start runs in real virtual users (Python mode), so the plan is built by
-  // capture alone. (A pre-authenticated pool is for agents without Python.)
-  options.preauth_vusers = 0;
   auto plan = python::build_plan(*scenario, options);
   if (!plan && !is_problem_list(plan.error())) {
     print_error(plan.error());  // an on_start traceback, or a bug
@@ -190,7 +187,6 @@ ExitCode run_command(const RunArgs& args) {
     problems.insert(problems.begin(), listed.begin(), listed.end());
   }
   if (!problems.empty()) {
-    python::stop_vusers(*scenario);
     print_problems("scenario " + scenario->name + " (" + file + ") is not valid:", problems);
     return ExitCode::Usage;
   }

@@ -44,17 +44,6 @@ Error internal_error(const py::error_already_set& e) {
                     "this is a bug in LoadPilot; please report it with the scenario file");
 }
 
-/// The traceback of a Python exception raised by user code, without our frames.
-std::string traceback_of(const py::error_already_set& e) {
-  try {
-    // The traceback travels beside the exception until Python code catches it.
-    py::object trace = e.trace() ? py::reinterpret_borrow<py::object>(e.trace()) : py::none();
-    return capture_module().attr("format_exception")(e.value(), trace).cast<std::string>();
-  } catch (const py::error_already_set&) {
-    return e.what();
-  }
-}
-
 void read_seconds(py::handle value, const char* key, double& out, bool& ok,
                   std::vector<std::string>& problems) {
   if (is_number(value)) {
@@ -161,18 +150,6 @@ core::Task to_task(py::handle captured, std::vector<std::string>& problems) {
   return t;
 }
 
-core::VUserConfig to_vuser_config(py::handle captured_tasks) {
-  core::VUserConfig vu;
-  for (auto task : captured_tasks) {
-    py::list calls = task["calls"];
-    if (calls.size() == 0) continue;
-    auto name = task["name"].cast<std::string>();
-    vu.task_headers[name] = to_headers(calls[0]["headers"]);
-    vu.task_urls[name] = calls[0]["url"].cast<std::string>();
-  }
-  return vu;
-}
-
 void append_strings(py::handle list, std::vector<std::string>& out) {
   for (auto item : list) out.push_back(item.cast<std::string>());
 }
@@ -265,35 +242,9 @@ Result<core::Plan> build_plan(const ScenarioInfo& scenario, const BuildOptions& 
     std::vector<std::string> problems;
     bool durations_ok = read_settings(capture.attr("describe")(cls), plan, problems);
 
-    py::list tasks;
-    if (options.preauth_vusers > 0 && scenario.has_on_start) {
-      // Nothing is sent before the settings are known to be valid; task problems can
-      // only be found by running on_start first.
-      for (auto& problem : core::validate(plan)) {
-        bool tasks_not_captured_yet = problem.starts_with("no tasks") && !scenario.tasks.empty();
-        if (!tasks_not_captured_yet && !is_echo(problem, {}, durations_ok)) problems.push_back(std::move(problem));
-      }
-      if (!problems.empty()) return make_error(ErrorCode::Invalid, join(problems, "\n"));
-      py::object pool = capture.attr("VUserPool")(cls, options.target_url, options.insecure_tls);
-      scenario.handle->pool = pool;
-      py::dict started;
-      try {
-        started = pool.attr("start")(options.preauth_vusers);
-      } catch (const py::error_already_set& e) {
-        std::string traceback = traceback_of(e);
-        pool.attr("stop")();  // virtual users started before the failure clean up
-        return make_error(ErrorCode::Invalid, "on_start failed against " + options.target_url + ":\n" + traceback,
-                          "fix on_start, or check that the target is up and accepts its calls");
-      }
-      py::list vusers = started["vusers"];
-      tasks = vusers[0];
-      for (auto vu : vusers) plan.vuser_configs.push_back(to_vuser_config(vu));
-      append_strings(started["problems"], problems);
-    } else {
-      py::dict captured = capture.attr("capture")(cls);
-      tasks = captured["tasks"];
-      append_strings(captured["problems"], problems);
-    }
+    py::dict captured = capture.attr("capture")(cls);
+    py::list tasks = captured["tasks"];
+    append_strings(captured["problems"], problems);
 
     std::vector<std::string> no_call_tasks;
     for (auto task : tasks) {
@@ -308,30 +259,6 @@ Result<core::Plan> build_plan(const ScenarioInfo& scenario, const BuildOptions& 
   } catch (const py::error_already_set& e) {
     return internal_error(e);
   }
-}
-
-std::vector<std::string> stop_vusers(const ScenarioInfo& scenario) {
-  std::vector<std::string> errors;
-  if (!scenario.handle || scenario.handle->pool.is_none()) return errors;
-  try {
-    append_strings(scenario.handle->pool.attr("stop")(), errors);
-  } catch (const py::error_already_set& e) {
-    errors.push_back(e.what());
-  }
-  return errors;
-}
-
-SetupCounts setup_counts(const ScenarioInfo& scenario) {
-  SetupCounts counts;
-  if (!scenario.handle || scenario.handle->pool.is_none()) return counts;
-  try {
-    py::object client = scenario.handle->pool.attr("client");
-    counts.requests = client.attr("calls").cast<std::uint64_t>();
-    counts.errors = client.attr("errors").cast<std::uint64_t>();
-  } catch (const py::error_already_set&) {
-    // Counts are informational; a broken pool has already reported its error.
-  }
-  return counts;
 }
 
 }  // namespace lp::python

@@ -41,12 +41,6 @@ Result<ScenarioInfo> load_scenario(const std::filesystem::path& file, std::strin
 
 struct BuildOptions {
   std::string target_url = "http://localhost:8000";
-  /// 0: nothing is sent. on_start runs against a recording client whose responses are
-  /// 200 with an empty JSON object (missing keys read as "{key}" placeholders).
-  /// N > 0 and the scenario has on_start: N virtual users run on_start against
-  /// target_url for real, and each one's task headers and first URLs go into
-  /// Plan::vuser_configs. Call stop_vusers() after the run.
-  std::uint32_t preauth_vusers = 0;
   bool insecure_tls = false;
 };
 
@@ -55,15 +49,9 @@ struct BuildOptions {
 /// recorded call becomes a step of Task::requests (the first also fills
 /// method/url/headers/body_template). When the plan is not valid the Error (Invalid, no
 /// hint) lists every problem, one per line (scenario settings, tasks that make no call
-/// or raise, core::validate). A Python exception in a real on_start (preauth_vusers > 0)
-/// returns an Error (Invalid) whose message ends in the traceback and whose hint is set.
-/// Nothing is sent before the scenario's settings are valid.
+/// or raise before any call, core::validate). Nothing is sent: on_start runs against the
+/// recording client too.
 Result<core::Plan> build_plan(const ScenarioInfo& scenario, const BuildOptions& options);
-
-/// Calls on_stop for every virtual user build_plan started against the target (none for
-/// a plan built with preauth_vusers = 0). Returns the traceback of each on_stop that
-/// raised; the others still run.
-std::vector<std::string> stop_vusers(const ScenarioInfo& scenario);
 
 /// HTTP calls on_start/on_stop made against the target (setup, reported apart).
 struct SetupCounts {
@@ -71,7 +59,5 @@ struct SetupCounts {
   std::uint64_t errors = 0;  ///< status >= 400 or no answer
 };
 
-/// Setup calls so far; zeros when nothing was sent (dry runs, scenarios without on_start).
-SetupCounts setup_counts(const ScenarioInfo& scenario);
 
 }  // namespace lp::python

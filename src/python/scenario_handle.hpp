@@ -7,8 +7,7 @@
 namespace lp::python {
 
 struct ScenarioHandle {
-  pybind11::object cls;                        ///< the @scenario class
-  pybind11::object pool = pybind11::none();    ///< loadpilot._capture.VUserPool once build_plan started one
+  pybind11::object cls;  ///< the @scenario class
 };
 
 }  // namespace lp::python
