@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "core/check.hpp"
+#include "engine/epoll_wait.hpp"
 #include "engine/failure_kind.hpp"
 #include "http/connection.hpp"
 #include "http/request_bytes.hpp"
@@ -146,9 +147,7 @@ class CallLoop::Impl final : public http::ConnectionObserver {
       // Past `until` the wait is zero, but the sockets are still read once: a caller
       // with work of its own (due iterations) still collects what already arrived.
       auto wake = std::min(until, pending_ > 0 ? next_scan_ : until);
-      nanoseconds wait = wake > now ? wake - now : nanoseconds(0);
-      timespec ts{static_cast<time_t>(wait.count() / 1'000'000'000), static_cast<long>(wait.count() % 1'000'000'000)};
-      int n = ::epoll_pwait2(epoll_fd_, events, kMaxEvents, &ts, nullptr);
+      int n = wait_for_events(epoll_fd_, events, kMaxEvents, wake - now);
       for (int i = 0; i < n; ++i) {
         std::uint64_t tag = events[i].data.u64;
         std::uint32_t slot = http::Connection::slot_of(tag);

@@ -10,6 +10,7 @@
 #include <ctime>
 
 #include "core/check.hpp"
+#include "engine/epoll_wait.hpp"
 #include "engine/failure_kind.hpp"
 
 namespace lp::engine {
@@ -148,7 +149,7 @@ void Worker::run(Clock::time_point start) {
       auto due = start_ + duration_cast<nanoseconds>(std::chrono::duration<double>(schedule_.next_due()));
       until = std::min(until, due);
     }
-    int n = wait_events(events, now, until);
+    int n = wait_for_events(epoll_fd_, events, kMaxEvents, until - now);
     for (int i = 0; i < n; ++i) {
       std::uint64_t tag = events[i].data.u64;
       if (tag == kWakeTag) {
@@ -170,23 +171,6 @@ void Worker::run(Clock::time_point start) {
   }
   published_epoch_.store(publish_requested_.load(std::memory_order_acquire), std::memory_order_release);
   finished_.store(true, std::memory_order_release);
-}
-
-int Worker::wait_events(epoll_event* events, Clock::time_point now, Clock::time_point until) {
-  nanoseconds wait = until > now ? until - now : nanoseconds(0);
-  timespec ts{static_cast<time_t>(wait.count() / 1'000'000'000), static_cast<long>(wait.count() % 1'000'000'000)};
-  // epoll_pwait2 sleeps with nanosecond resolution; epoll_wait's milliseconds would
-  // delay every request of a 20k rps schedule by up to 1 ms.
-  static std::atomic<bool> have_pwait2{true};
-  if (have_pwait2.load(std::memory_order_relaxed)) {
-    int n = ::epoll_pwait2(epoll_fd_, events, kMaxEvents, &ts, nullptr);
-    if (n >= 0 || errno == EINTR) return n < 0 ? 0 : n;
-    if (errno != ENOSYS) return 0;
-    have_pwait2.store(false, std::memory_order_relaxed);
-  }
-  int ms = static_cast<int>((wait.count() + 999'999) / 1'000'000);
-  int n = ::epoll_wait(epoll_fd_, events, kMaxEvents, ms);
-  return n < 0 ? 0 : n;
 }
 
 void Worker::dispatch(Clock::time_point now) noexcept {

@@ -75,7 +75,6 @@ class Worker final : public http::ConnectionObserver {
   void expire_all() noexcept;
   void publish();
   void handle_wakeup();
-  int wait_events(::epoll_event* events, Clock::time_point now, Clock::time_point until);
 
   const CompiledPlan& plan_;
   WorkerConfig config_;
