@@ -13,11 +13,16 @@ BUILD_PKGS=(
   libgtest-dev googletest         # unit tests
   python3.11-dev pybind11-dev     # embedded CPython in the CLI
   python3-greenlet                # Python mode: virtual users as greenlets on one thread
+  libnats-dev                     # distributed mode: the official NATS C client (agents, coordinator)
+  liburing-dev                    # io_uring submission for the engine's fixed-rate path
+  clang libclang-rt-14-dev        # libFuzzer targets and the sanitizer builds
 )
 TEST_PKGS=(
   python3 python3-pytest          # black-box CLI tests (Debian's /usr/bin/python3)
   nginx-light                     # integration target (plain + TLS)
   openssl curl time procps        # throw-away certificates, probes, CPU accounting
+  nats-server                     # a real NATS server: distributed tests run against it and the embedded broker
+  iproute2                        # agents in network namespaces of their own (distributed tests)
 )
 BENCH_PKGS=(
   wrk hey python3-locust util-linux   # peers and taskset

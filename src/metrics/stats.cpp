@@ -4,7 +4,7 @@ namespace lp::metrics {
 namespace {
 
 constexpr std::array<std::string_view, kErrorKindCount> kErrorKindNames = {
-    "connect", "timeout", "reset", "tls", "http_4xx", "http_5xx", "protocol", "check",
+    "connect", "timeout", "reset", "tls", "http_4xx", "http_5xx", "protocol", "check", "interrupted",
 };
 
 }  // namespace
@@ -28,6 +28,7 @@ void RunStats::merge(const RunStats& other) {
   iterations += other.iterations;
   late += other.late;
   dropped += other.dropped;
+  retries += other.retries;
   // Gauges, but each worker reports its own connections, so the run's are the sum.
   in_flight += other.in_flight;
   connections += other.connections;

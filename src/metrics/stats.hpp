@@ -25,13 +25,14 @@ enum class ErrorKind : std::uint8_t {
   Http4xx,   ///< response status 400..499
   Http5xx,   ///< response status >= 500
   Protocol,  ///< the response was not valid HTTP/1.x
-  Check,     ///< a Python check_<task> raised
+  Check,        ///< a Python check_<task> raised
+  Interrupted,  ///< cut off by Ctrl+C / SIGTERM while in flight (never counted as timeout)
   kCount
 };
 inline constexpr std::size_t kErrorKindCount = static_cast<std::size_t>(ErrorKind::kCount);
 
 /// JSON key of each kind: "connect", "timeout", "reset", "tls", "http_4xx", "http_5xx",
-/// "protocol", "check".
+/// "protocol", "check", "interrupted".
 std::string_view to_string(ErrorKind kind) noexcept;
 
 struct TaskStats {
@@ -61,6 +62,7 @@ struct RunStats {
   std::uint64_t iterations = 0;  ///< task iterations started
   std::uint64_t late = 0;        ///< sent ≥ kLateAfter (10 ms) after their due time
   std::uint64_t dropped = 0;     ///< never sent: the backlog of due iterations was full
+  std::uint64_t retries = 0;     ///< requests sent again on a fresh connection (see Worker::on_failure)
   std::uint64_t in_flight = 0;   ///< requests on the wire at the time of the copy
   std::uint64_t connections = 0; ///< open connections at the time of the copy
 

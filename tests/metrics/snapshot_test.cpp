@@ -146,7 +146,7 @@ TEST(Snapshot, JsonListsEveryErrorKindEvenAtZero) {
 
   ASSERT_EQ(j["errors_by_kind"].size(), kErrorKindCount);
   for (const char* kind :
-       {"connect", "timeout", "reset", "tls", "http_4xx", "http_5xx", "protocol", "check"}) {
+       {"connect", "timeout", "reset", "tls", "http_4xx", "http_5xx", "protocol", "check", "interrupted"}) {
     EXPECT_EQ(j["errors_by_kind"].value(kind, 99u), 0u) << kind;
   }
 }

@@ -9,7 +9,7 @@ namespace {
 
 TEST(ErrorKind, EveryKindHasItsJsonKey) {
   const std::array<std::string_view, kErrorKindCount> expected = {
-      "connect", "timeout", "reset", "tls", "http_4xx", "http_5xx", "protocol", "check"};
+      "connect", "timeout", "reset", "tls", "http_4xx", "http_5xx", "protocol", "check", "interrupted"};
 
   for (std::size_t i = 0; i < kErrorKindCount; ++i) {
     EXPECT_EQ(to_string(static_cast<ErrorKind>(i)), expected[i]);
