@@ -24,6 +24,8 @@ struct Request {
   std::string url;          ///< path relative to target_url ("/api/x?q=1") or absolute URL
   Headers headers;
   std::string body;         ///< sent as-is; Content-Length is added when non-empty
+
+  friend bool operator==(const Request&, const Request&) = default;
 };
 
 struct Task {
@@ -36,6 +38,8 @@ struct Task {
   /// When non-empty, one iteration of the task is this chain of calls, made in order
   /// on one connection; method/url/headers/body_template then describe the first call.
   std::vector<Request> requests;
+
+  friend bool operator==(const Task&, const Task&) = default;
 };
 
 /// One pre-authenticated virtual user: what its on_start left behind, per task.
@@ -44,6 +48,8 @@ struct Task {
 struct VUserConfig {
   std::map<std::string, Headers> task_headers;
   std::map<std::string, std::string> task_urls;
+
+  friend bool operator==(const VUserConfig&, const VUserConfig&) = default;
 };
 
 struct Thresholds {
@@ -52,6 +58,8 @@ struct Thresholds {
   bool empty() const { return !p50_ms && !p95_ms && !p99_ms && !max_ms && !error_rate; }
   /// The limit named `key` ("p99_ms", "error_rate", ...); null for an unknown key.
   std::optional<double>* find(std::string_view key);
+
+  friend bool operator==(const Thresholds&, const Thresholds&) = default;
 };
 
 /// The threshold keys, as listed in messages.
@@ -63,6 +71,8 @@ struct EngineSettings {
   std::uint32_t max_connections = 0;   ///< over all threads; 0 = auto
   std::uint32_t threads = 0;           ///< event-loop threads; 0 = number of cores
   bool insecure_tls = false;           ///< accept self-signed / mismatched certificates
+
+  friend bool operator==(const EngineSettings&, const EngineSettings&) = default;
 };
 
 struct Plan {
@@ -77,6 +87,8 @@ struct Plan {
   std::vector<VUserConfig> vuser_configs;
   Thresholds thresholds;
   EngineSettings settings;
+
+  friend bool operator==(const Plan&, const Plan&) = default;
 };
 
 const char* to_string(Mode mode);

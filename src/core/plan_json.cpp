@@ -11,7 +11,8 @@ namespace lp::core {
 
 namespace {
 
-using nlohmann::json;
+// Ordered: an object of headers keeps the order it was written in.
+using json = nlohmann::ordered_json;
 
 /// Reads fields of one JSON object, collecting type problems instead of throwing.
 class Reader {
@@ -73,8 +74,22 @@ class Reader {
   void headers(const char* key, Headers& out) {
     if (auto* v = find(key)) read_headers(*v, key, out);
   }
+  /// Headers as a list of [name, value] pairs (order and repeated names kept: what the
+  /// CLI sends), or as an object of name to value (accepted for hand-written plans; JSON
+  /// objects have no repeated names, and their order is the file's).
   void read_headers(const json& v, const std::string& key, Headers& out) {
-    if (!v.is_object()) return wrong(key.c_str(), "an object of header name to value", v);
+    if (v.is_array()) {
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        const json& pair = v[i];
+        if (pair.is_array() && pair.size() == 2 && pair[0].is_string() && pair[1].is_string()) {
+          out.emplace_back(pair[0].get<std::string>(), pair[1].get<std::string>());
+        } else {
+          problem(key + "[" + std::to_string(i) + "] must be a [name, value] pair of strings, got " + pair.dump());
+        }
+      }
+      return;
+    }
+    if (!v.is_object()) return wrong(key.c_str(), "a list of [name, value] pairs", v);
     for (auto it = v.begin(); it != v.end(); ++it) {
       if (it->is_string()) out.emplace_back(it.key(), it->get<std::string>());
       else problem(key + "['" + it.key() + "'] must be a string");
@@ -168,9 +183,10 @@ VUserConfig read_vuser(const json& j, std::size_t index, std::vector<std::string
   return vu;
 }
 
+/// [[name, value], ...]: the order and repeated names survive the round trip.
 json headers_json(const Headers& headers) {
-  json out = json::object();
-  for (const auto& [k, v] : headers) out[k] = v;
+  json out = json::array();
+  for (const auto& [k, v] : headers) out.push_back(json::array({k, v}));
   return out;
 }
 

@@ -216,8 +216,8 @@ class Chain:
     assert [(r["method"], r["url"]) for r in task["requests"]] == [
         ("GET", "/api/products?page=1"), ("POST", "/api/cart"), ("DELETE", "/api/cart/1")]
     assert task["requests"][1]["body"] == '{"items": [1]}'
-    assert task["requests"][1]["headers"] == {"Content-Type": "application/json"}
-    assert task["requests"][2]["headers"] == {"X-Why": "cleanup"}
+    assert task["requests"][1]["headers"] == [["Content-Type", "application/json"]]
+    assert task["requests"][2]["headers"] == [["X-Why", "cleanup"]]
     assert (task["method"], task["url"]) == ("GET", "/api/products?page=1")
 
 
