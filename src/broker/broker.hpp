@@ -57,6 +57,7 @@ struct BrokerCounters {
   std::uint64_t auth_failures = 0;        ///< wrong/missing token, or no CONNECT in time
   std::uint64_t protocol_errors = 0;      ///< clients dropped for a protocol violation
   std::uint64_t subscriptions = 0;        ///< subscriptions live now
+  std::uint64_t pings_sent = 0;           ///< keepalive PINGs sent to idle clients
 };
 
 class Broker {

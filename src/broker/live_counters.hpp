@@ -28,11 +28,12 @@ class LiveCounters {
     return BrokerCounters{get(clients),         get(connections_total), get(messages_in),
                           get(messages_out),    get(bytes_in),          get(bytes_out),
                           get(slow_consumers),  get(stale_connections), get(auth_failures),
-                          get(protocol_errors), get(subscriptions)};
+                          get(protocol_errors), get(subscriptions),     get(pings_sent)};
   }
 
   Field clients{0}, connections_total{0}, messages_in{0}, messages_out{0}, bytes_in{0}, bytes_out{0},
-      slow_consumers{0}, stale_connections{0}, auth_failures{0}, protocol_errors{0}, subscriptions{0};
+      slow_consumers{0}, stale_connections{0}, auth_failures{0}, protocol_errors{0}, subscriptions{0},
+      pings_sent{0};
 };
 
 }  // namespace lp::broker

@@ -577,6 +577,7 @@ void ServerLoop::check_timers(Clock::time_point now) {
       continue;
     }
     ++c.pings_out;
+    LiveCounters::add(counters_.pings_sent);
     send_line(c, kPing);
   }
 }

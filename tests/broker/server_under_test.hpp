@@ -59,6 +59,12 @@ class ServerUnderTest {
   /// Starts again on the port it had.
   bool restart() { return start_on(port_); }
 
+  /// Starts on `port` (0 = a free one).
+  bool start_on(std::uint16_t port) {
+    if (kind_ == ServerKind::Embedded) return start_embedded(port);
+    return start_process(port);
+  }
+
   std::uint16_t port() const { return port_; }
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
   broker::Broker& broker() { return broker_; }
@@ -77,27 +83,28 @@ class ServerUnderTest {
     std::vector<std::string> lines;
   };
 
-  bool start_on(std::uint16_t port) {
-    if (kind_ == ServerKind::Embedded) {
-      broker::BrokerOptions o;
-      o.bind_addr = "127.0.0.1";
-      o.port = port;
-      o.token = settings_.token;
-      if (settings_.ping_interval.count() > 0) o.ping_interval = settings_.ping_interval;
-      if (settings_.max_payload > 0) o.max_payload = settings_.max_payload;
-      if (settings_.max_pending > 0) o.max_pending_bytes = settings_.max_pending;
-      o.log = [log = log_](std::string_view line) {
-        std::lock_guard lock(log->mu);
-        log->lines.emplace_back(line);
-      };
-      auto started = broker_.start(std::move(o));
-      if (!started) {
-        ADD_FAILURE() << "embedded broker: " << started.error().message;
-        return false;
-      }
-      port_ = broker_.port();
-      return true;
+  bool start_embedded(std::uint16_t port) {
+    broker::BrokerOptions o;
+    o.bind_addr = "127.0.0.1";
+    o.port = port;
+    o.token = settings_.token;
+    if (settings_.ping_interval.count() > 0) o.ping_interval = settings_.ping_interval;
+    if (settings_.max_payload > 0) o.max_payload = settings_.max_payload;
+    if (settings_.max_pending > 0) o.max_pending_bytes = settings_.max_pending;
+    o.log = [log = log_](std::string_view line) {
+      std::lock_guard lock(log->mu);
+      log->lines.emplace_back(line);
+    };
+    auto started = broker_.start(std::move(o));
+    if (!started) {
+      ADD_FAILURE() << "embedded broker: " << started.error().message;
+      return false;
     }
+    port_ = broker_.port();
+    return true;
+  }
+
+  bool start_process(std::uint16_t port) {
     if (!process_) {
       NatsServerConfig c;
       c.token = settings_.token;
