@@ -173,7 +173,10 @@ Status Broker::start(BrokerOptions options) {
   s.wildcard = addr.wildcard;
   s.port.store(port);
   s.running.store(true);
-  s.thread = std::thread([loop = s.loop.get()] { loop->run(); });
+  s.thread = std::thread([loop = s.loop.get(), init = s.options.thread_init] {
+    if (init) init();
+    loop->run();
+  });
   return Ok{};
 }
 

@@ -40,6 +40,9 @@ struct BrokerOptions {
   /// warning); one line per call, no newline. Called on the broker's thread (and on the
   /// caller's in start()). Default: stderr, prefixed "loadpilot broker: ".
   std::function<void(std::string_view)> log;
+  /// Called first on the broker's thread, if set (to name or pin it; the allocation
+  /// test uses it to count that thread's allocations).
+  std::function<void()> thread_init;
 };
 
 /// Totals since the Broker was created (over restarts), and two gauges (clients,

@@ -11,6 +11,8 @@ namespace {
 // one so that a line with too many is told apart.
 constexpr std::size_t kMaxArgs = 5;
 
+constexpr std::size_t kTypicalLine = 128;
+
 bool is_space(char c) noexcept { return c == ' ' || c == '\t'; }
 
 char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -38,7 +40,11 @@ bool parse_size(std::string_view s, std::uint64_t& out) noexcept {
 
 }  // namespace
 
-ProtocolParser::ProtocolParser(Limits limits) : limits_(limits) {}
+ProtocolParser::ProtocolParser(Limits limits) : limits_(limits) {
+  // Room for a typical split control line (`PUB <subject> <reply> <size>`) from the
+  // start, so a stream whose lines happen to split late does not grow it mid-run.
+  line_.reserve(kTypicalLine);
+}
 
 void ProtocolParser::reset() noexcept {
   state_ = State::Line;
