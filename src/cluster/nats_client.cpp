@@ -8,7 +8,11 @@
 namespace lp::cluster {
 namespace {
 
-constexpr const char* kTokenHint = "check --nats-token / NATS_TOKEN";
+// The whole sentence is the message, so a caller that prints only the message still
+// says what to do.
+constexpr const char* kTokenRefused =
+    "NATS refused the connection: authorization violation \u2014 check --nats-token / NATS_TOKEN";
+constexpr const char* kTokenHint = "the coordinator and every agent must use the same token";
 
 std::string last_error_text(natsStatus s) {
   natsStatus ignored = NATS_OK;
@@ -30,6 +34,8 @@ struct Callbacks {
   std::recursive_mutex mu;  // held while a user callback runs; recursive so that a
                             // callback may call close()
   bool owner_alive = true;
+  bool ever_connected = false;  // under mu
+  std::string servers;          // for messages
   std::function<void()> on_disconnected, on_reconnected, on_closed;
   std::function<void(const Error&)> on_error;
 };
@@ -44,7 +50,15 @@ void fire(void* closure, std::function<void()> Callbacks::*which) {
 }
 
 void on_disconnected_cb(natsConnection*, void* closure) { fire(closure, &Callbacks::on_disconnected); }
-void on_reconnected_cb(natsConnection*, void* closure) { fire(closure, &Callbacks::on_reconnected); }
+
+void on_reconnected_cb(natsConnection*, void* closure) {
+  {
+    Callbacks& cb = state_of(closure);
+    std::lock_guard lock(cb.mu);
+    cb.ever_connected = true;
+  }
+  fire(closure, &Callbacks::on_reconnected);
+}
 
 void on_closed_cb(natsConnection* nc, void* closure) {
   auto* ref = static_cast<CallbacksRef*>(closure);
@@ -54,8 +68,14 @@ void on_closed_cb(natsConnection* nc, void* closure) {
     if (cb.owner_alive) {
       const char* text = nullptr;
       const natsStatus why = natsConnection_GetLastError(nc, &text);
-      if (why == NATS_CONNECTION_AUTH_FAILED && cb.on_error) {
-        cb.on_error(make_error(ErrorCode::Invalid, "NATS refused the connection: authorization violation", kTokenHint));
+      if (cb.on_error && why == NATS_CONNECTION_AUTH_FAILED) {
+        cb.on_error(make_error(ErrorCode::Invalid, kTokenRefused, kTokenHint));
+      } else if (cb.on_error && !cb.ever_connected) {
+        // Retrying a first connect forever, libnats gives up only when a server refuses
+        // the handshake; say so even when it lost the reason.
+        cb.on_error(make_error(ErrorCode::Unavailable,
+                               "NATS at " + cb.servers + " closed the connection before it ever connected: " +
+                                   (text != nullptr ? text : "unknown reason")));
       }
       if (cb.on_closed) cb.on_closed();
     }
@@ -116,7 +136,7 @@ Error connect_error(natsStatus s, const std::vector<std::string>& urls, const Na
   const std::string where = join(urls);
   switch (s) {
     case NATS_CONNECTION_AUTH_FAILED:
-      return make_error(ErrorCode::Invalid, "NATS refused the connection: authorization violation", kTokenHint);
+      return make_error(ErrorCode::Invalid, kTokenRefused, kTokenHint);
     case NATS_NO_SERVER:
       return make_error(ErrorCode::Unavailable, "no NATS server answered at " + where,
                         "start the coordinator (or nats-server) first, or check --nats-url / COORDINATOR");
@@ -286,9 +306,6 @@ Result<NatsClient> NatsClient::connect(NatsOptions o) {
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts, on_reconnected_cb, closure);
   if (s == NATS_OK) s = natsOptions_SetClosedCB(opts, on_closed_cb, closure);
   if (s == NATS_OK) s = natsOptions_SetErrorHandler(opts, on_error_cb, closure);
-  if (s == NATS_OK && o.retry_initial_connect) {
-    s = natsOptions_SetRetryOnFailedConnect(opts, true, on_reconnected_cb, closure);
-  }
   if (s == NATS_OK && tls) {
     s = natsOptions_SetSecure(opts, true);
     if (s == NATS_OK && !o.tls_ca_file.empty()) {
@@ -305,15 +322,38 @@ Result<NatsClient> NatsClient::connect(NatsOptions o) {
     return make_error(ErrorCode::Invalid, "invalid NATS options: " + last_error_text(s));
   }
 
+  callbacks->servers = join(*urls);
   NatsClient client;
   client.impl_ = std::make_unique<Impl>();
   client.impl_->callbacks = callbacks;
-  s = natsConnection_Connect(&client.impl_->nc, opts);
+  if (o.retry_initial_connect) {
+    // One attempt in the foreground first: a server that is up and refuses us (a wrong
+    // token, no TLS) is a clear error now, not a silent retry loop. Only "nobody
+    // answers" falls through to retrying in the background.
+    natsOptions_SetRetryOnFailedConnect(opts, false, nullptr, nullptr);
+    s = natsConnection_Connect(&client.impl_->nc, opts);
+    if (s != NATS_OK && s != NATS_NO_SERVER && s != NATS_TIMEOUT && s != NATS_IO_ERROR) {
+      client.impl_->nc = nullptr;
+      delete closure;
+      return connect_error(s, *urls, o);
+    }
+    if (s != NATS_OK) {
+      client.impl_->nc = nullptr;
+      natsOptions_SetRetryOnFailedConnect(opts, true, on_reconnected_cb, closure);
+      s = natsConnection_Connect(&client.impl_->nc, opts);
+    }
+  } else {
+    s = natsConnection_Connect(&client.impl_->nc, opts);
+  }
   if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
     // No connection, so no closed callback will release libnats's share.
     client.impl_->nc = nullptr;
     delete closure;
     return connect_error(s, *urls, o);
+  }
+  if (s == NATS_OK) {
+    std::lock_guard lock(callbacks->mu);
+    callbacks->ever_connected = true;
   }
   return client;
 }

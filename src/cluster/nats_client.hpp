@@ -52,9 +52,11 @@ struct NatsOptions {
   /// Publishes made while reconnecting are kept up to this many bytes and sent once
   /// back; beyond it publish() fails.
   std::size_t reconnect_buffer_bytes = 8 * 1024 * 1024;
-  /// false: connect() fails when no server answers now. true: connect() returns a
-  /// client that keeps trying in the background (agents may start before their broker);
-  /// subscriptions made meanwhile take effect once connected.
+  /// false: connect() fails when no server answers now. true: when nobody answers,
+  /// connect() returns a client that keeps trying in the background (agents may start
+  /// before their broker); subscriptions made meanwhile take effect once connected. A
+  /// server that answers and refuses (a wrong token) still fails connect() at once; met
+  /// later, the refusal comes through on_error, then on_closed.
   bool retry_initial_connect = false;
   std::string tls_ca_file;       ///< tls://: PEM file of CAs to trust (default: the system's)
   bool tls_skip_verify = false;  ///< tls://: accept any certificate (tests only)

@@ -285,9 +285,61 @@ TEST_P(NatsClientTest, AWrongOrMissingTokenIsRefusedWithAClearMessage) {
     auto client = NatsClient::connect(o);
 
     ASSERT_FALSE(client.ok()) << "token '" << token << "'";
-    EXPECT_EQ(client.error().message, "NATS refused the connection: authorization violation");
-    EXPECT_EQ(client.error().hint, "check --nats-token / NATS_TOKEN");
+    EXPECT_EQ(client.error().message,
+              "NATS refused the connection: authorization violation \u2014 check --nats-token / NATS_TOKEN");
+    EXPECT_EQ(client.error().code, ErrorCode::Invalid);
   }
+}
+
+TEST_P(NatsClientTest, RetryingInTheBackgroundStillRefusesAWrongTokenAtOnceWhenTheServerIsUp) {
+  ServerSettings s;
+  s.token = "s3cret";
+  auto server = serve(s);
+  ASSERT_TRUE(server);
+  NatsOptions o = options(*server);
+  o.token = "guess";
+  o.retry_initial_connect = true;  // as an agent that may start before its coordinator
+
+  auto client = NatsClient::connect(o);
+
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.error().message,
+            "NATS refused the connection: authorization violation \u2014 check --nats-token / NATS_TOKEN");
+}
+
+TEST_P(NatsClientTest, AWrongTokenMetAfterRetryingInTheBackgroundIsReported) {
+  const std::uint16_t port = unused_port();
+  ServerSettings s;
+  s.token = "s3cret";
+  ServerUnderTest server(GetParam(), s);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Error> errors;
+  bool closed = false;
+  NatsOptions o;
+  o.urls = {"127.0.0.1:" + std::to_string(port)};
+  o.token = "guess";
+  o.retry_initial_connect = true;
+  o.reconnect_wait = 100ms;
+  o.on_error = [&](const Error& e) {
+    std::lock_guard lock(mu);
+    errors.push_back(e);
+  };
+  o.on_closed = [&] {
+    std::lock_guard lock(mu);
+    closed = true;
+    cv.notify_all();
+  };
+  auto client = NatsClient::connect(o);  // nobody listens yet: retries in the background
+  ASSERT_TRUE(client.ok()) << client.error().message;
+
+  ASSERT_TRUE(server.start_on(port));
+
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, kWait, [&] { return closed; }));  // refused twice: libnats gives up
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].message,
+            "NATS refused the connection: authorization violation \u2014 check --nats-token / NATS_TOKEN");
 }
 
 TEST_P(NatsClientTest, APayloadAboveMaxPayloadIsRefusedNamingBothSizes) {
