@@ -16,6 +16,7 @@
 #include "cli/thresholds.hpp"
 #include "core/plan_json.hpp"
 #include "engine/runner.hpp"
+#include "metrics/thresholds.hpp"
 #include "python/scenario.hpp"
 #include "python/vuser_runner.hpp"
 
@@ -128,7 +129,7 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
   }
 
   const metrics::Snapshot& final = result->final_snapshot;
-  auto thresholds = evaluate_thresholds(plan.thresholds, final);
+  auto thresholds = metrics::evaluate_thresholds(plan.thresholds, final);
   print_summary(stdout, plan.name, final, finished_at - started_at, thresholds, setup ? &*setup : nullptr);
   print_check_failures(check_failures);
   std::fflush(stdout);
@@ -146,7 +147,7 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
   if (!args.results_json_path.empty()) write(args.results_json_path);
   if (args.save_baseline) write(kBaselinePath);
   if (!written) return ExitCode::Usage;
-  return all_passed(thresholds) ? ExitCode::Ok : ExitCode::ThresholdsFailed;
+  return metrics::all_passed(thresholds) ? ExitCode::Ok : ExitCode::ThresholdsFailed;
 }
 
 }  // namespace
