@@ -25,14 +25,18 @@ namespace lp::cli {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_stop_now{false};  // a second Ctrl+C: cut the in-flight requests off at once
 
-extern "C" void on_stop_signal(int) { g_stop.store(true); }
+extern "C" void on_stop_signal(int) {
+  if (g_stop.exchange(true)) g_stop_now.store(true);
+}
 
 /// Restores the previous SIGINT/SIGTERM handlers when the run is over.
 class StopSignals {
  public:
   StopSignals() {
     g_stop.store(false);
+    g_stop_now.store(false);
     int_ = std::signal(SIGINT, on_stop_signal);
     term_ = std::signal(SIGTERM, on_stop_signal);
   }
@@ -106,6 +110,7 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
     timeline.push_back(s);
   };
   options.stop = &g_stop;
+  options.stop_now = &g_stop_now;
 
   double started_at = unix_now();
   bool python_mode = python::needs_python_mode(scenario);
