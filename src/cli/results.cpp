@@ -11,7 +11,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli/terminal.hpp"
 #include "metrics/rounding.hpp"
 #include "metrics/snapshot_json.hpp"
 

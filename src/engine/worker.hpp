@@ -9,7 +9,6 @@
 
 #include <sys/epoll.h>
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
