@@ -2,10 +2,15 @@
 // machine and prints one metrics snapshot per second as ndjson on stdout, the last one
 // with "phase": "done". This stream is the contract the CLI and the service build on.
 //
+// SIGINT / SIGTERM stop sending; requests in flight get 2 s, then count as
+// `interrupted`. A second signal cuts them off at once. Either way the final snapshot is
+// printed.
+//
 // Exit codes: 0 the run completed (or was stopped by SIGINT/SIGTERM), 2 bad JSON or an
 // invalid plan (every problem on stderr), 3 the run could not start (e.g. DNS).
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -22,8 +27,21 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_stop_now{false};
 
-void on_signal(int) { g_stop.store(true); }
+void say(const char* text) {
+  std::size_t n = 0;
+  while (text[n] != '\0') ++n;
+  [[maybe_unused]] auto written = ::write(STDERR_FILENO, text, n);  // async-signal-safe
+}
+
+void on_signal(int) {
+  if (!g_stop.exchange(true)) {
+    say("loadpilot-coordinator: stopping; requests in flight get 2 s (signal again to cut them off)\n");
+  } else if (!g_stop_now.exchange(true)) {
+    say("loadpilot-coordinator: cutting off the requests in flight\n");
+  }
+}
 
 constexpr const char* kUsage =
     "usage: loadpilot-coordinator [--plan FILE]\n"
@@ -80,6 +98,7 @@ int main(int argc, char** argv) {
 
   lp::engine::RunOptions options;
   options.stop = &g_stop;
+  options.stop_now = &g_stop_now;
   options.on_snapshot = [](const lp::metrics::Snapshot& s) {
     std::string line = s.to_json();
     line += '\n';

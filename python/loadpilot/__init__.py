@@ -45,8 +45,8 @@ __version__ = "0.1.0"
 MODES = ("ramp", "constant", "step", "spike")
 
 #: Keys ``@scenario(thresholds=...)`` accepts: latency limits in milliseconds and the
-#: error rate in percent (0..100).
-THRESHOLD_KEYS = ("p50_ms", "p95_ms", "p99_ms", "max_ms", "error_rate")
+#: error and dropped rates in percent (0..100).
+THRESHOLD_KEYS = ("p50_ms", "p95_ms", "p99_ms", "max_ms", "error_rate", "dropped_rate")
 
 # Attribute names the decorators leave on classes and functions. Private: read them
 # through `ScenarioSettings.of()` and `task_weight()`.
@@ -376,7 +376,7 @@ def scenario(rps: float = 10, duration: Union[str, float] = "1m", ramp_up: Union
     strings such as ``"90"``, ``"500ms"``, ``"30s"``, ``"2m"``, ``"1h"``, ``"2m30s"``
     (or a number of seconds). ``mode`` is one of ``ramp`` (0 → rps over ``ramp_up``,
     then ``duration`` steady), ``constant``, ``step`` (``steps`` equal windows) and
-    ``spike``. ``thresholds`` keys: ``p50_ms p95_ms p99_ms max_ms error_rate``.
+    ``spike``. ``thresholds`` keys: ``p50_ms p95_ms p99_ms max_ms error_rate dropped_rate``.
 
     Example::
 

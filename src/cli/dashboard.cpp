@@ -4,6 +4,8 @@
 #include <cmath>
 #include <utility>
 
+#include "core/duration.hpp"
+
 namespace lp::cli {
 namespace {
 
@@ -28,6 +30,27 @@ std::string behind_line(const metrics::Snapshot& s) {
          format_count(s.dropped) + " dropped";
 }
 
+bool draining(const metrics::Snapshot& s) { return s.phase == "draining"; }
+bool done(const metrics::Snapshot& s) { return s.phase == "done"; }
+
+/// "draining 5 requests": what the drain is waiting for, and after a stop how to cut it short.
+std::string drain_line(const metrics::Snapshot& s) {
+  const std::string what = "draining " + format_count(s.in_flight) + (s.in_flight == 1 ? " request" : " requests");
+  if (s.stopped) return "stopping: " + what + " (Ctrl+C again to cut them off)";
+  return what + " still in flight (each keeps its own timeout)";
+}
+
+/// "1s", "1.5s": the interval the "last" figures cover, to a tenth of a second.
+std::string interval_label(const metrics::Snapshot& s) {
+  return "last " + core::format_duration(std::round(s.interval.secs * 10.0) / 10.0);
+}
+
+std::string totals(const metrics::Snapshot& s) {
+  return "reqs " + std::to_string(s.requests_total) + " err " + std::to_string(s.errors_total) + " (" +
+         format_percent(s.error_rate()) + ") p99 " + format_ms(s.latency.p99_ms) + " max " +
+         format_ms(s.latency.max_ms);
+}
+
 }  // namespace
 
 Dashboard::Dashboard(std::FILE* out, bool interactive, std::string scenario_name,
@@ -41,12 +64,18 @@ Dashboard::Dashboard(std::FILE* out, bool interactive, std::string scenario_name
 std::string Dashboard::plain_line(const metrics::Snapshot& s) const {
   std::string clock = format_clock(s.elapsed_secs);
   if (total_secs_ > 0) clock += "/" + format_clock(total_secs_);
-  std::string line = "[" + clock + "] " + phase_of(s) + " rps " + format_rate(s.current_rps) + "/" +
-                     format_rate(s.target_rps) + " reqs " + std::to_string(s.requests_total) +
-                     " err " + std::to_string(s.errors_total) + " (" +
-                     format_percent(percent_of(s.errors_total, s.requests_total)) + ")" +
-                     " p50 " + format_ms(s.latency.p50_ms) + " p95 " + format_ms(s.latency.p95_ms) +
-                     " p99 " + format_ms(s.latency.p99_ms) + " max " + format_ms(s.latency.max_ms);
+  std::string line = "[" + clock + "] ";
+  if (draining(s)) {
+    line += drain_line(s);
+  } else if (done(s)) {
+    line += "done rps " + format_rate(s.current_rps) + " achieved";
+  } else {
+    const auto& l = s.interval.latency;
+    line += phase_of(s) + " rps " + format_rate(s.current_rps) + "/" + format_rate(s.target_rps) + " p50 " +
+            format_ms(l.p50_ms) + " p95 " + format_ms(l.p95_ms) + " p99 " + format_ms(l.p99_ms) + " (" +
+            interval_label(s) + ")";
+  }
+  line += " · total " + totals(s);
   if (s.late != 0 || s.dropped != 0) {
     line += " late " + std::to_string(s.late) + " dropped " + std::to_string(s.dropped);
   }
@@ -59,14 +88,21 @@ std::vector<std::string> Dashboard::frame(const metrics::Snapshot& s, std::size_
   if (total_secs_ > 0) clock += " / " + format_clock(total_secs_);
   lines.push_back("loadpilot · " + scenario_name_ + "   " + clock + "   " + phase_of(s));
   if (total_secs_ > 0) lines.push_back(progress_bar(s.elapsed_secs, total_secs_, kBarWidth));
-  lines.push_back("rps      " + format_rate(s.current_rps) + " / " + format_rate(s.target_rps) +
-                  " target");
-  lines.push_back("requests " + format_count(s.requests_total) + "   errors " +
-                  format_count(s.errors_total) + " (" +
-                  format_percent(percent_of(s.errors_total, s.requests_total)) + ")");
-  lines.push_back("latency  p50 " + format_ms(s.latency.p50_ms) + "   p95 " +
-                  format_ms(s.latency.p95_ms) + "   p99 " + format_ms(s.latency.p99_ms) +
-                  "   max " + format_ms(s.latency.max_ms));
+  if (done(s)) {
+    lines.push_back("rps      " + format_rate(s.current_rps) + " achieved");
+  } else {
+    lines.push_back("rps      " + format_rate(s.current_rps) + " / " + format_rate(s.target_rps) + " target");
+    const auto& l = s.interval.latency;
+    lines.push_back(pad_right(interval_label(s), 9) + "p50 " + format_ms(l.p50_ms) + "   p95 " +
+                    format_ms(l.p95_ms) + "   p99 " + format_ms(l.p99_ms) + "   (" +
+                    format_count(s.interval.requests) + " requests, " + format_count(s.interval.errors) +
+                    " errors)");
+  }
+  lines.push_back("total    requests " + format_count(s.requests_total) + "   errors " +
+                  format_count(s.errors_total) + " (" + format_percent(s.error_rate()) + ")");
+  lines.push_back("latency  p50 " + format_ms(s.latency.p50_ms) + "   p95 " + format_ms(s.latency.p95_ms) +
+                  "   p99 " + format_ms(s.latency.p99_ms) + "   max " + format_ms(s.latency.max_ms));
+  if (draining(s)) lines.push_back(drain_line(s));
 
   const std::size_t task_count = std::max(s.tasks.size(), task_names_.size());
   if (task_count != 0) {

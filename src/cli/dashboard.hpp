@@ -25,13 +25,16 @@ class Dashboard {
   Dashboard(std::FILE* out, bool interactive, std::string scenario_name, double total_secs,
             std::vector<std::string> task_names);
 
-  /// Shows `snapshot`. Interactive: moves the cursor up over the previous frame, clears
-  /// it and draws the new one; nothing else may write to `out`'s terminal in between
-  /// (use print_above). Lines are cut to the terminal width so the redraw never
-  /// miscounts wrapped lines. Non-interactive: appends one line, e.g.
-  /// `[00:05/00:30] steady rps 99.8/100 reqs 512 err 0 (0.00%) p50 1.2ms p95 3.4ms
-  /// p99 5.0ms max 9.1ms`, plus ` late N dropped M` when either is non-zero.
-  /// Flushes `out` each time.
+  /// Shows `snapshot`: the current interval (rps, p50/p95/p99 of the last second) beside
+  /// the cumulative totals; during the drain, how many requests it waits for ("draining
+  /// 5 requests ..."; after a stop, "stopping: ..." and how to cut it short); in the final
+  /// snapshot, the achieved rate. Interactive: moves the cursor up over the previous
+  /// frame, clears it and draws the new one; nothing else may write to `out`'s terminal
+  /// in between (use print_above). Lines are cut to the terminal width so the redraw
+  /// never miscounts wrapped lines. Non-interactive: appends one line, e.g.
+  /// `[00:05/00:30] steady rps 99.8/100 p50 1.3ms p95 3.6ms p99 7.5ms (last 1s) · total
+  /// reqs 512 err 0 (0.00%) p99 5.0ms max 9.1ms`, plus ` late N dropped M` when either is
+  /// non-zero. Flushes `out` each time.
   void update(const metrics::Snapshot& snapshot);
 
   /// Prints `line` (no trailing newline needed) above the dashboard and redraws the last

@@ -11,7 +11,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli/terminal.hpp"
 #include "metrics/rounding.hpp"
 #include "metrics/snapshot_json.hpp"
 
@@ -29,9 +28,17 @@ using metrics::rounded::rate;
 using metrics::rounded::secs;
 
 
-// Thresholds keep their unit: ms for latency keys, percent for error_rate.
-double threshold_number(const ThresholdResult& r, double v) {
-  return r.key == "error_rate" ? percent(v) : ms(v);
+// Thresholds keep their unit: ms for latency keys, percent for the rates.
+double threshold_number(const metrics::ThresholdResult& r, double v) {
+  return r.key == "error_rate" || r.key == "dropped_rate" ? percent(v) : ms(v);
+}
+
+Json interval_json(const metrics::IntervalSnapshot& i) {
+  return Json{{"secs", secs(i.secs)},
+              {"requests", i.requests},
+              {"errors", i.errors},
+              {"rps", rate(i.rps)},
+              {"latency", latency_json(i.latency)}};
 }
 
 Error io_error(const std::string& path, int err) {
@@ -61,8 +68,9 @@ std::string results_json(const ResultsInput& in) {
   const double duration = in.started_at > 0 && in.finished_at > 0
                               ? in.finished_at - in.started_at
                               : f.elapsed_secs;
-  const double elapsed = f.elapsed_secs > 0 ? f.elapsed_secs : duration;
-  const double rps_actual = elapsed > 0 ? static_cast<double>(f.requests_total) / elapsed : 0.0;
+  // One definition of the achieved rate: requests over the load duration.
+  const double load = f.load_secs > 0 ? f.load_secs : f.elapsed_secs > 0 ? f.elapsed_secs : duration;
+  const double rps_actual = load > 0 ? static_cast<double>(f.requests_total) / load : 0.0;
 
   Json j = Json::object();
   j["schema_version"] = kResultsSchemaVersion;
@@ -71,15 +79,19 @@ std::string results_json(const ResultsInput& in) {
   j["started_at"] = secs(in.started_at);
   j["finished_at"] = secs(in.finished_at);
   j["duration_secs"] = secs(duration);
+  j["load_secs"] = secs(load);
+  j["stopped"] = f.stopped;
   j["plan"] = Json{{"rps", rate(in.plan_rps)},
                    {"duration_secs", secs(in.plan_duration_secs)},
                    {"mode", core::to_string(in.plan_mode)}};
   j["requests_total"] = f.requests_total;
   j["errors_total"] = f.errors_total;
-  j["error_rate"] = percent(percent_of(f.errors_total, f.requests_total));
+  j["error_rate"] = percent(f.error_rate());
+  j["errors_without_request"] = f.errors_without_request;
   j["rps_actual"] = rate(rps_actual);
   j["rps_target"] = rate(in.plan_rps);
   j["latency"] = latency_json(f.latency);
+  j["success_latency"] = latency_json(f.success);
   j["service_latency"] = latency_json(f.service);
 
   Json kinds = Json::object();
@@ -88,15 +100,17 @@ std::string results_json(const ResultsInput& in) {
         f.errors_by_kind[i];
   }
   j["errors_by_kind"] = std::move(kinds);
+  j["iterations"] = f.iterations;
   j["late"] = f.late;
   j["dropped"] = f.dropped;
+  j["dropped_rate"] = percent(f.dropped_rate());
 
   Json tasks = Json::array();
   for (const auto& t : f.tasks) {
     tasks.push_back(Json{{"name", t.name},
                          {"requests", t.requests},
                          {"errors", t.errors},
-                         {"error_rate", percent(percent_of(t.errors, t.requests))},
+                         {"error_rate", percent(t.error_rate())},
                          {"latency", latency_json(t.latency)}});
   }
   j["tasks"] = std::move(tasks);
@@ -104,10 +118,13 @@ std::string results_json(const ResultsInput& in) {
   Json thresholds = Json::array();
   bool passed = true;
   for (const auto& r : in.thresholds) {
-    thresholds.push_back(Json{{"key", r.key},
-                              {"limit", threshold_number(r, r.limit)},
-                              {"actual", threshold_number(r, r.actual)},
-                              {"passed", r.passed}});
+    Json row{{"key", r.key},
+             {"limit", threshold_number(r, r.limit)},
+             {"actual", threshold_number(r, r.actual)},
+             {"passed", r.passed},
+             {"default", r.defaulted}};
+    if (!r.reason.empty()) row["reason"] = r.reason;
+    thresholds.push_back(std::move(row));
     passed = passed && r.passed;
   }
   j["thresholds"] = std::move(thresholds);
@@ -119,13 +136,16 @@ std::string results_json(const ResultsInput& in) {
   Json timeline = Json::array();
   for (const auto& s : in.timeline) {
     timeline.push_back(Json{{"elapsed_secs", secs(s.elapsed_secs)},
+                            {"phase", s.phase},
                             {"current_rps", rate(s.current_rps)},
                             {"target_rps", rate(s.target_rps)},
                             {"requests_total", s.requests_total},
                             {"errors_total", s.errors_total},
                             {"p50_ms", ms(s.latency.p50_ms)},
                             {"p95_ms", ms(s.latency.p95_ms)},
-                            {"p99_ms", ms(s.latency.p99_ms)}});
+                            {"p99_ms", ms(s.latency.p99_ms)},
+                            {"dropped", s.dropped},
+                            {"interval", interval_json(s.interval)}});
   }
   j["timeline"] = std::move(timeline);
   Json failures = Json::array();

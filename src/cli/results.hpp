@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "cli/summary.hpp"
-#include "cli/thresholds.hpp"
 #include "core/plan.hpp"
 #include "core/result.hpp"
 #include "metrics/snapshot.hpp"
+#include "metrics/thresholds.hpp"
 
 namespace lp::cli {
 
@@ -27,7 +27,7 @@ struct ResultsInput {
   double plan_duration_secs = 0;             ///< Plan::duration_secs (ramp_up not added)
   core::Mode plan_mode = core::Mode::Ramp;
   metrics::Snapshot final;                   ///< the last snapshot of the run
-  std::vector<ThresholdResult> thresholds;   ///< from evaluate_thresholds
+  std::vector<metrics::ThresholdResult> thresholds;  ///< from metrics::evaluate_thresholds
   std::optional<SetupStats> setup;           ///< on_start/on_stop calls, when any ran
   double started_at = 0;                     ///< unix seconds, when the load started
   double finished_at = 0;                    ///< unix seconds, when it ended
@@ -39,20 +39,25 @@ struct ResultsInput {
 
 /// The results document: one JSON object, 2-space indented, ending in a newline.
 /// Top-level keys, in this order: schema_version, scenario, target_url, started_at,
-/// finished_at, duration_secs, plan{rps, duration_secs, mode}, requests_total,
-/// errors_total, error_rate, rps_actual, rps_target, latency{min_ms, mean_ms, p50_ms,
-/// p90_ms, p95_ms, p99_ms, p999_ms, max_ms}, service_latency{same}, errors_by_kind{every
-/// kind}, late, dropped, tasks[{name, requests, errors, error_rate, latency{...}}],
-/// thresholds[{key, limit, actual, passed}], passed, setup{requests, errors},
-/// timeline[{elapsed_secs, current_rps, target_rps, requests_total, errors_total,
-/// p50_ms, p95_ms, p99_ms}].
-/// Units and rounding: error rates are percent (0 when no requests) rounded to 4
-/// decimals; milliseconds and seconds to 3; rates to 2. duration_secs is
-/// finished_at - started_at when both are set, else final.elapsed_secs; rps_actual is
-/// requests_total / final.elapsed_secs (falling back to duration_secs), 0 when neither
-/// is > 0. rps_target is plan_rps. passed is true when every threshold passed (or none
-/// is set). setup is {0, 0} when absent. NaN and infinities are written as null; invalid
-/// UTF-8 in names is replaced with U+FFFD. Does not throw.
+/// finished_at, duration_secs, load_secs, stopped, plan{rps, duration_secs, mode},
+/// requests_total, errors_total, error_rate, errors_without_request, rps_actual,
+/// rps_target, latency{min_ms, mean_ms, p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, max_ms,
+/// count}, success_latency{same}, service_latency{same}, errors_by_kind{every kind},
+/// iterations, late, dropped, dropped_rate, tasks[{name, requests, errors, error_rate,
+/// latency{...}}], thresholds[{key, limit, actual, passed, default, reason (only when
+/// set)}], passed, setup{requests, errors}, timeline[{elapsed_secs, phase, current_rps,
+/// target_rps, requests_total, errors_total, p50_ms, p95_ms, p99_ms (cumulative),
+/// dropped, interval{secs, requests, errors, rps, latency{...}} (that interval alone)}],
+/// check_failures[{message, count}], mode.
+/// Units and rounding: rates are percent (0 when nothing to divide by) rounded to 4
+/// decimals; error_rate is Snapshot::error_rate() (never above 100), dropped_rate
+/// Snapshot::dropped_rate(); milliseconds and seconds to 3; rps to 2. duration_secs is
+/// finished_at - started_at when both are set, else final.elapsed_secs; load_secs is
+/// final.load_secs (falling back to elapsed_secs, then duration_secs) and rps_actual is
+/// requests_total / load_secs, 0 when it is not > 0. rps_target is plan_rps. passed is
+/// true when every threshold passed (or none is set). setup is {0, 0} when absent. NaN
+/// and infinities are written as null; invalid UTF-8 in names is replaced with U+FFFD.
+/// Does not throw.
 std::string results_json(const ResultsInput& input);
 
 /// Writes `content` to `path` so that readers see the old file or the new one, never

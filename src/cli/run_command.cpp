@@ -16,6 +16,7 @@
 #include "cli/thresholds.hpp"
 #include "core/plan_json.hpp"
 #include "engine/runner.hpp"
+#include "metrics/thresholds.hpp"
 #include "python/scenario.hpp"
 #include "python/vuser_runner.hpp"
 
@@ -24,14 +25,18 @@ namespace lp::cli {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_stop_now{false};  // a second Ctrl+C: cut the in-flight requests off at once
 
-extern "C" void on_stop_signal(int) { g_stop.store(true); }
+extern "C" void on_stop_signal(int) {
+  if (g_stop.exchange(true)) g_stop_now.store(true);
+}
 
 /// Restores the previous SIGINT/SIGTERM handlers when the run is over.
 class StopSignals {
  public:
   StopSignals() {
     g_stop.store(false);
+    g_stop_now.store(false);
     int_ = std::signal(SIGINT, on_stop_signal);
     term_ = std::signal(SIGTERM, on_stop_signal);
   }
@@ -105,6 +110,7 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
     timeline.push_back(s);
   };
   options.stop = &g_stop;
+  options.stop_now = &g_stop_now;
 
   double started_at = unix_now();
   bool python_mode = python::needs_python_mode(scenario);
@@ -128,7 +134,7 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
   }
 
   const metrics::Snapshot& final = result->final_snapshot;
-  auto thresholds = evaluate_thresholds(plan.thresholds, final);
+  auto thresholds = metrics::evaluate_thresholds(plan.thresholds, final);
   print_summary(stdout, plan.name, final, finished_at - started_at, thresholds, setup ? &*setup : nullptr);
   print_check_failures(check_failures);
   std::fflush(stdout);
@@ -146,7 +152,7 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
   if (!args.results_json_path.empty()) write(args.results_json_path);
   if (args.save_baseline) write(kBaselinePath);
   if (!written) return ExitCode::Usage;
-  return all_passed(thresholds) ? ExitCode::Ok : ExitCode::ThresholdsFailed;
+  return metrics::all_passed(thresholds) ? ExitCode::Ok : ExitCode::ThresholdsFailed;
 }
 
 }  // namespace

@@ -30,13 +30,15 @@ std::string number(double v) {
   return buf;
 }
 
-std::string threshold_value(const ThresholdResult& r, double v) {
-  if (r.key == "error_rate") return format_percent(v);
-  return format_ms(v);
+bool is_rate(const metrics::ThresholdResult& r) { return r.key == "error_rate" || r.key == "dropped_rate"; }
+
+std::string threshold_value(const metrics::ThresholdResult& r, double v) {
+  if (!r.reason.empty()) return "-";
+  return is_rate(r) ? format_percent(v) : format_ms(v);
 }
 
-std::string threshold_limit(const ThresholdResult& r) {
-  return number(r.limit) + (r.key == "error_rate" ? "%" : "ms");
+std::string threshold_limit(const metrics::ThresholdResult& r) {
+  return number(r.limit) + (is_rate(r) ? "%" : "ms") + (r.defaulted ? " (default)" : "");
 }
 
 void print_latency(std::FILE* out, const metrics::Snapshot& s) {
@@ -46,9 +48,11 @@ void print_latency(std::FILE* out, const metrics::Snapshot& s) {
     header += pad_left(h, kNumberWidth);
   }
   line(out, header);
-  line(out, latency_row("total", w, s.latency));
+  line(out, latency_row("all", w, s.latency));
+  line(out, latency_row("success", w, s.success));
   line(out, latency_row("service", w, s.service));
-  line(out, "  (total is measured from when each request was due; service from when it was sent)");
+  line(out, "  (all: every response and timeout, from when it was due; success: the successful ones;");
+  line(out, "   service: responses, from when the request was sent. Thresholds use all.)");
 }
 
 void print_errors_by_kind(std::FILE* out, const metrics::Snapshot& s) {
@@ -62,7 +66,7 @@ void print_errors_by_kind(std::FILE* out, const metrics::Snapshot& s) {
     if (n == 0) continue;
     const std::string kind(metrics::to_string(static_cast<metrics::ErrorKind>(i)));
     line(out, "    " + pad_right(kind, 10) + pad_left(format_count(n), 12) + "  (" +
-                  format_percent(percent_of(n, s.requests_total)) + " of requests)");
+                  format_percent(metrics::percent(n, s.requests_total)) + " of requests)");
   }
 }
 
@@ -79,7 +83,7 @@ void print_tasks(std::FILE* out, const metrics::Snapshot& s) {
   for (const auto& t : s.tasks) {
     line(out, "  " + pad_right(fit(t.name, name_width), name_width) +
                   pad_left(format_count(t.requests), 12) + pad_left(format_count(t.errors), 10) +
-                  pad_left(format_percent(percent_of(t.errors, t.requests)), 9) +
+                  pad_left(format_percent(t.error_rate()), 9) +
                   pad_left(format_ms(t.latency.p50_ms), kNumberWidth) +
                   pad_left(format_ms(t.latency.p95_ms), kNumberWidth) +
                   pad_left(format_ms(t.latency.p99_ms), kNumberWidth) +
@@ -87,7 +91,7 @@ void print_tasks(std::FILE* out, const metrics::Snapshot& s) {
   }
 }
 
-void print_thresholds(std::FILE* out, const std::vector<ThresholdResult>& results) {
+void print_thresholds(std::FILE* out, const std::vector<metrics::ThresholdResult>& results) {
   line(out, "");
   if (results.empty()) {
     line(out, "No thresholds set");
@@ -95,12 +99,12 @@ void print_thresholds(std::FILE* out, const std::vector<ThresholdResult>& result
   }
   line(out, "  thresholds");
   for (const auto& r : results) {
-    line(out, std::string("    ") + (r.passed ? "✓ " : "✗ ") + pad_right(r.key, 11) + "actual " +
+    line(out, std::string("    ") + (r.passed ? "✓ " : "✗ ") + pad_right(r.key, 13) + "actual " +
                   pad_left(threshold_value(r, r.actual), 10) + "   limit " +
-                  threshold_limit(r));
+                  threshold_limit(r) + (r.reason.empty() ? "" : "   (" + r.reason + ")"));
   }
   line(out, "");
-  const std::size_t failed = failed_count(results);
+  const std::size_t failed = metrics::failed_count(results);
   if (failed == 0) {
     line(out, "All thresholds passed");
   } else {
@@ -112,11 +116,11 @@ void print_thresholds(std::FILE* out, const std::vector<ThresholdResult>& result
 }  // namespace
 
 void print_summary(std::FILE* out, const std::string& scenario, const metrics::Snapshot& final,
-                   double duration_secs, const std::vector<ThresholdResult>& thresholds,
+                   double duration_secs, const std::vector<metrics::ThresholdResult>& thresholds,
                    const SetupStats* setup) {
   const double secs = duration_secs > 0 ? duration_secs : final.elapsed_secs;
-  const double achieved =
-      secs > 0 ? static_cast<double>(final.requests_total) / secs : 0.0;
+  const double load = final.load_secs > 0 ? final.load_secs : secs;
+  const double achieved = load > 0 ? static_cast<double>(final.requests_total) / load : 0.0;
 
   line(out, "");
   line(out, "Summary · " + scenario + " · ran " + core::format_duration(secs));
@@ -124,8 +128,17 @@ void print_summary(std::FILE* out, const std::string& scenario, const metrics::S
   line(out, "  " + pad_right("requests", 10) + pad_left(format_count(final.requests_total), 12) +
                 "   " + format_rate(achieved) + " rps achieved");
   line(out, "  " + pad_right("errors", 10) + pad_left(format_count(final.errors_total), 12) +
-                "   " + format_percent(percent_of(final.errors_total, final.requests_total)) +
-                " error rate");
+                "   " + format_percent(final.error_rate()) + " error rate");
+  if (final.errors_without_request != 0) {
+    line(out, "  (" + format_count(final.errors_without_request) +
+                  " of the errors are tasks that failed before making any request; they count"
+                  " in the error rate's denominator too)");
+  }
+  if (final.stopped) {
+    const auto interrupted = final.errors_by_kind[static_cast<std::size_t>(metrics::ErrorKind::Interrupted)];
+    line(out, "  stopped early after " + core::format_duration(final.load_secs) + " of load; " +
+                  format_count(interrupted) + " requests in flight were cut off (interrupted)");
+  }
   if (final.late != 0 || final.dropped != 0) {
     line(out, "  generator behind: " + format_count(final.late) + " sent late (≥10 ms after due), " +
                   format_count(final.dropped) + " dropped");

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "cli/thresholds.hpp"
 #include "metrics/snapshot.hpp"
+#include "metrics/thresholds.hpp"
 
 namespace lp::cli {
 
@@ -22,13 +22,16 @@ struct SetupStats {
 };
 
 /// Writes the summary of a finished run to `out` (UTF-8: the table uses ✓ and ✗).
-/// `duration_secs` is the wall time of the load, used for the achieved rate; when it is
-/// not > 0, `final.elapsed_secs` is used instead. Errors by kind, the per-task table and
-/// the late/dropped line appear only when they have something to say; the setup line
-/// only when `setup` is non-null. Ends with "All thresholds passed",
+/// `duration_secs` is the wall time of the run ("ran 1m"); the achieved rate is
+/// requests / final.load_secs (the load duration: until the profile's end or the stop),
+/// falling back to `duration_secs` and then final.elapsed_secs for a snapshot without
+/// load_secs. The latency table has a row for every response and timeout ("all"), one
+/// for successes alone and one for service time. Errors by kind, the per-task table, the
+/// late/dropped line and the stop line appear only when they have something to say; the
+/// setup line only when `setup` is non-null. Ends with "All thresholds passed",
 /// "N of M thresholds failed" or "No thresholds set".
 void print_summary(std::FILE* out, const std::string& scenario, const metrics::Snapshot& final,
-                   double duration_secs, const std::vector<ThresholdResult>& thresholds,
+                   double duration_secs, const std::vector<metrics::ThresholdResult>& thresholds,
                    const SetupStats* setup);
 
 }  // namespace lp::cli

@@ -5,8 +5,6 @@
 #include <optional>
 #include <string_view>
 
-#include "cli/terminal.hpp"
-
 namespace lp::cli {
 namespace {
 
@@ -39,48 +37,20 @@ std::optional<std::string> apply_one(core::Thresholds& out, const std::string& i
   if (field == nullptr) {
     return where + "unknown key '" + std::string(key) + "' (use " + std::string(kValidKeys) + ")";
   }
-  const bool is_rate = key == "error_rate";
+  const bool is_rate = key == "error_rate" || key == "dropped_rate";
   // "1%" reads naturally for a rate and means the same number.
   if (is_rate && !text.empty() && text.back() == '%') text = trim(text.substr(0, text.size() - 1));
   const auto value = parse_number(text);
   if (!value) return where + "value must be a number";
   if (is_rate && (*value < 0 || *value > 100)) {
-    return where + "error_rate is a percent from 0 to 100";
+    return where + std::string(key) + " is a percent from 0 to 100";
   }
   if (*value < 0) return where + "value must be >= 0 (milliseconds)";
   *field = *value;
   return std::nullopt;
 }
 
-void add(std::vector<ThresholdResult>& out, const char* key, const std::optional<double>& limit,
-         double actual) {
-  if (!limit) return;
-  out.push_back(ThresholdResult{key, *limit, actual, actual <= *limit});
-}
-
 }  // namespace
-
-std::vector<ThresholdResult> evaluate_thresholds(const core::Thresholds& thresholds,
-                                                 const metrics::Snapshot& final) {
-  std::vector<ThresholdResult> out;
-  add(out, "p50_ms", thresholds.p50_ms, final.latency.p50_ms);
-  add(out, "p95_ms", thresholds.p95_ms, final.latency.p95_ms);
-  add(out, "p99_ms", thresholds.p99_ms, final.latency.p99_ms);
-  add(out, "max_ms", thresholds.max_ms, final.latency.max_ms);
-  add(out, "error_rate", thresholds.error_rate,
-      percent_of(final.errors_total, final.requests_total));
-  return out;
-}
-
-bool all_passed(const std::vector<ThresholdResult>& results) noexcept {
-  return failed_count(results) == 0;
-}
-
-std::size_t failed_count(const std::vector<ThresholdResult>& results) noexcept {
-  std::size_t failed = 0;
-  for (const auto& r : results) failed += r.passed ? 0 : 1;
-  return failed;
-}
 
 Result<core::Thresholds> apply_threshold_overrides(core::Thresholds base,
                                                    const std::vector<std::string>& items) {

@@ -52,18 +52,26 @@ struct VUserConfig {
   friend bool operator==(const VUserConfig&, const VUserConfig&) = default;
 };
 
+/// Pass/fail limits of a run; any may be unset. Evaluated by metrics::evaluate_thresholds.
 struct Thresholds {
-  std::optional<double> p50_ms, p95_ms, p99_ms, max_ms;
-  std::optional<double> error_rate;  ///< percent, 0..100
-  bool empty() const { return !p50_ms && !p95_ms && !p99_ms && !max_ms && !error_rate; }
+  std::optional<double> p50_ms, p95_ms, p99_ms, max_ms;  ///< of `latency` (every response and timeout)
+  std::optional<double> error_rate;    ///< percent, 0..100
+  std::optional<double> dropped_rate;  ///< percent of due iterations never sent, 0..100; unset: 1 %
+  /// True when no limit is set by the user (dropped_rate still gets its default).
+  bool empty() const {
+    return !p50_ms && !p95_ms && !p99_ms && !max_ms && !error_rate && !dropped_rate;
+  }
   /// The limit named `key` ("p99_ms", "error_rate", ...); null for an unknown key.
   std::optional<double>* find(std::string_view key);
+  /// One message per limit out of range (latencies must be >= 0 ms, rates 0..100 %).
+  std::vector<std::string> problems() const;
 
   friend bool operator==(const Thresholds&, const Thresholds&) = default;
 };
 
 /// The threshold keys, as listed in messages.
-inline constexpr const char* kThresholdKeys = "p50_ms, p95_ms, p99_ms, max_ms or error_rate";
+inline constexpr const char* kThresholdKeys =
+    "p50_ms, p95_ms, p99_ms, max_ms, error_rate or dropped_rate";
 
 /// Engine knobs. Zero means "choose for me".
 struct EngineSettings {

@@ -304,6 +304,7 @@ std::string plan_to_json(const Plan& plan, bool pretty) {
   if (t.p99_ms) th["p99_ms"] = *t.p99_ms;
   if (t.max_ms) th["max_ms"] = *t.max_ms;
   if (t.error_rate) th["error_rate"] = *t.error_rate;
+  if (t.dropped_rate) th["dropped_rate"] = *t.dropped_rate;
   j["thresholds"] = std::move(th);
   j["timeout_ms"] = plan.settings.timeout_ms;
   j["max_connections"] = plan.settings.max_connections;

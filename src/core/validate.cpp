@@ -39,12 +39,6 @@ void check_method(std::string_view method, const std::string& where, std::vector
   }
 }
 
-void check_limit(const std::optional<double>& v, const char* key, std::vector<std::string>& out) {
-  if (v && !(*v >= 0 && std::isfinite(*v))) {
-    out.push_back(std::string("threshold ") + key + " must be >= 0, got " + num(*v));
-  }
-}
-
 }  // namespace
 
 bool is_supported_method(std::string_view m) {
@@ -103,14 +97,7 @@ std::vector<std::string> validate(const Plan& plan) {
     }
   }
 
-  const auto& th = plan.thresholds;
-  check_limit(th.p50_ms, "p50_ms", out);
-  check_limit(th.p95_ms, "p95_ms", out);
-  check_limit(th.p99_ms, "p99_ms", out);
-  check_limit(th.max_ms, "max_ms", out);
-  if (th.error_rate && !(*th.error_rate >= 0 && *th.error_rate <= 100)) {
-    out.push_back("threshold error_rate is a percent from 0 to 100, got " + num(*th.error_rate));
-  }
+  for (auto& p : plan.thresholds.problems()) out.push_back(std::move(p));
 
   const auto& s = plan.settings;
   if (s.timeout_ms == 0) out.push_back("timeout_ms must be > 0");

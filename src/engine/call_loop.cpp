@@ -119,7 +119,8 @@ class CallLoop::Impl final : public http::ConnectionObserver {
     return out;
   }
 
-  void expire_in_flight() {
+  void expire_in_flight(metrics::ErrorKind as) {
+    expiring_as_ = as;
     for (auto& [ep, pool] : pools_) {
       while (!pool.waiting.empty()) {
         PendingCall* call = pool.waiting.front();
@@ -130,6 +131,7 @@ class CallLoop::Impl final : public http::ConnectionObserver {
     for (auto& c : conns_) {
       if (c->busy()) c->expire();
     }
+    expiring_as_.reset();
   }
 
   std::size_t pending() const { return pending_; }
@@ -160,9 +162,7 @@ class CallLoop::Impl final : public http::ConnectionObserver {
   const metrics::TaskStats& setup_stats() const { return setup_; }
   void record_check_failure(std::uint32_t task) {
     if (task >= load_.tasks.size()) return;
-    auto& ts = load_.tasks[task];
-    ++ts.errors;
-    ++ts.errors_by_kind[static_cast<std::size_t>(metrics::ErrorKind::Check)];
+    load_.tasks[task].record_check_failure();
   }
 
  private:
@@ -279,10 +279,12 @@ class CallLoop::Impl final : public http::ConnectionObserver {
 
   void fail_call(PendingCall& call, http::Failure failure) {
     CallResponse out;
-    out.failure = kind_of(failure);
+    out.failure = expiring_as_.value_or(kind_of(failure));
     std::uint32_t timeout = call.request.timeout_ms ? call.request.timeout_ms : options_.timeout_ms;
-    out.error = describe(failure, *call.endpoint, timeout);
-    stats_for(call.request.tag.task).record_error(*out.failure);
+    out.error = out.failure == metrics::ErrorKind::Interrupted ? "interrupted: the run was stopped"
+                                                               : describe(failure, *call.endpoint, timeout);
+    // A timeout keeps its wait as a latency sample (TaskStats::record_failure).
+    stats_for(call.request.tag.task).record_failure(*out.failure, us_between(call.intended, Clock::now()));
     complete(call, std::move(out));
   }
 
@@ -310,6 +312,7 @@ class CallLoop::Impl final : public http::ConnectionObserver {
   std::unique_ptr<char[]> recv_buf_;
   int epoll_fd_ = -1;
   std::uint64_t last_id_ = 0;
+  std::optional<metrics::ErrorKind> expiring_as_;  ///< set while expire_in_flight() runs
   std::size_t pending_ = 0;
   Clock::time_point next_scan_{};
 
@@ -335,7 +338,7 @@ Result<std::unique_ptr<CallLoop>> CallLoop::create(const ClientOptions& options)
 
 std::uint64_t CallLoop::submit(CallRequest request) { return impl_->submit(std::move(request)); }
 std::vector<Completion> CallLoop::poll(Clock::time_point until) { return impl_->poll(until); }
-void CallLoop::expire_in_flight() { impl_->expire_in_flight(); }
+void CallLoop::expire_in_flight(metrics::ErrorKind as) { impl_->expire_in_flight(as); }
 std::size_t CallLoop::pending() const { return impl_->pending(); }
 const metrics::RunStats& CallLoop::load_stats() const { return impl_->load_stats(); }
 const metrics::TaskStats& CallLoop::setup_stats() const { return impl_->setup_stats(); }

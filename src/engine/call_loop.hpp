@@ -72,9 +72,10 @@ class CallLoop {
   /// Runs the loop until at least one call completed or `until` passed; returns what
   /// completed, in completion order. Never throws.
   std::vector<Completion> poll(Clock::time_point until);
-  /// Fails every call in flight or waiting with a timeout (the drain after a stop ran
-  /// out); they come out of the next poll(). Later calls work as usual.
-  void expire_in_flight();
+  /// Fails every call in flight or waiting, counted as `as`: Timeout when the drain at
+  /// the end ran out, Interrupted when a stop's grace did; they come out of the next
+  /// poll(). Later calls work as usual.
+  void expire_in_flight(metrics::ErrorKind as = metrics::ErrorKind::Timeout);
   /// Calls submitted and not yet returned by poll().
   std::size_t pending() const;
 

@@ -26,6 +26,7 @@ class RateSchedule {
   std::uint64_t next_index() const noexcept { return residue_ + m_ * stride_; }
   /// Iterations this share fires over the whole profile.
   std::uint64_t count() const noexcept { return count_; }
+  const core::Profile& profile() const noexcept { return profile_; }
 
   /// Takes the next iteration (it is being sent).
   void advance() noexcept;

@@ -44,7 +44,7 @@ class Run {
       cfg.residue = options_.share_index + std::uint64_t{options_.share_count} * i;
       cfg.stride = stride;
       cfg.max_connections = plan_->connections_per_thread;
-      cfg.drain = duration_cast<nanoseconds>(duration<double>(options_.drain_secs));
+      cfg.grace = duration_cast<nanoseconds>(duration<double>(options_.grace_secs));
       workers_.push_back(std::make_unique<Worker>(*plan_, cfg));
     }
     // A little head room so every thread is parked in its loop before iteration 0.
@@ -55,55 +55,80 @@ class Run {
     }
 
     RunResult result;
-    auto next_tick = start_ + duration_cast<nanoseconds>(duration<double>(options_.interval_secs));
+    const auto interval = duration_cast<nanoseconds>(duration<double>(options_.interval_secs));
+    auto next_tick = start_ + interval;
     const auto end = start_ + duration_cast<nanoseconds>(duration<double>(plan_->profile.total_secs()));
-    bool stop_sent = false;
+    bool stop_sent = false, stop_now_sent = false, drain_seen = false;
     for (;;) {
-      bool all_done = std::all_of(workers_.begin(), workers_.end(), [](auto& w) { return w->finished(); });
-      if (all_done) break;
-      if (!stop_sent && options_.stop && options_.stop->load(std::memory_order_acquire)) {
+      if (all_finished()) break;
+      auto now = Clock::now();
+      if (!stop_sent && is_set(options_.stop)) {
         for (auto& w : workers_) w->request_stop();
         stop_sent = true;
         result.stopped_early = true;
+        builder_->stopped_at(now);
       }
-      auto now = Clock::now();
-      if (now >= next_tick && now < end) {  // past the end, the final snapshot says it all
-        auto snap = collect(now, /*final=*/false);
-        if (options_.on_snapshot) options_.on_snapshot(snap);
-        next_tick += duration_cast<nanoseconds>(duration<double>(options_.interval_secs));
-        if (next_tick < now) next_tick = now + duration_cast<nanoseconds>(duration<double>(options_.interval_secs));
+      if (stop_sent && !stop_now_sent && is_set(options_.stop_now)) {
+        for (auto& w : workers_) w->request_stop(/*now=*/true);
+        stop_now_sent = true;
+      }
+      const bool draining = stop_sent || now >= end;
+      if (draining && !drain_seen) {
+        // The drain gets a snapshot of its own at once, so "draining N requests" shows
+        // when it starts; with nothing in flight the workers are about to finish.
+        drain_seen = true;
+        auto stats = gather();
+        if (stats.in_flight > 0) {
+          emit(stats, now, SnapshotBuilder::Stage::Draining);
+          next_tick = now + interval;
+        }
+      } else if (now >= next_tick) {
+        emit(gather(), now, draining ? SnapshotBuilder::Stage::Draining : SnapshotBuilder::Stage::Sending);
+        next_tick += interval;
+        if (next_tick < now) next_tick = now + interval;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     for (auto& t : threads_) t.join();
 
-    auto now = Clock::now();
-    result.final_snapshot = collect(now, /*final=*/true);
-    result.stats = std::move(last_stats_);
+    metrics::RunStats stats(plan_->task_names.size());
+    for (auto& w : workers_) w->merge_published(stats);
+    result.final_snapshot = builder_->build(stats, Clock::now(), 0, SnapshotBuilder::Stage::Done);
+    result.stats = std::move(stats);
     if (options_.on_snapshot) options_.on_snapshot(result.final_snapshot);
     return result;
   }
 
  private:
-  metrics::Snapshot collect(Clock::time_point now, bool final) {
+  static bool is_set(const std::atomic<bool>* flag) {
+    return flag != nullptr && flag->load(std::memory_order_acquire);
+  }
+
+  bool all_finished() const {
+    return std::all_of(workers_.begin(), workers_.end(), [](auto& w) { return w->finished(); });
+  }
+
+  /// A fresh copy of every worker's stats, merged.
+  metrics::RunStats gather() {
     ++epoch_;
-    if (!final) {
-      for (auto& w : workers_) w->request_publish(epoch_);
-      // Workers publish at the top of their loop; they wake for it at once.
-      auto give_up = Clock::now() + std::chrono::milliseconds(200);
-      for (auto& w : workers_) {
-        while (w->published_epoch() < epoch_ && !w->finished() && Clock::now() < give_up) {
-          std::this_thread::sleep_for(std::chrono::microseconds(200));
-        }
+    for (auto& w : workers_) w->request_publish(epoch_);
+    // Workers publish at the top of their loop; they wake for it at once.
+    auto give_up = Clock::now() + std::chrono::milliseconds(200);
+    for (auto& w : workers_) {
+      while (w->published_epoch() < epoch_ && !w->finished() && Clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
       }
     }
     metrics::RunStats stats(plan_->task_names.size());
     for (auto& w : workers_) w->merge_published(stats);
+    return stats;
+  }
+
+  void emit(const metrics::RunStats& stats, Clock::time_point now, SnapshotBuilder::Stage stage) {
     auto active = static_cast<std::uint32_t>(
         std::count_if(workers_.begin(), workers_.end(), [](auto& w) { return !w->finished(); }));
-    metrics::Snapshot snap = builder_->build(stats, now, active, final);
-    last_stats_ = std::move(stats);
-    return snap;
+    metrics::Snapshot snap = builder_->build(stats, now, active, stage);
+    if (options_.on_snapshot) options_.on_snapshot(snap);
   }
 
   std::shared_ptr<const CompiledPlan> plan_;
@@ -113,7 +138,6 @@ class Run {
   Clock::time_point start_{};
   std::optional<SnapshotBuilder> builder_;
   std::uint64_t epoch_ = 0;
-  metrics::RunStats last_stats_;
 };
 
 }  // namespace

@@ -14,13 +14,20 @@
 namespace lp::engine {
 
 struct RunOptions {
-  /// Called on the calling thread once per interval and once at the end (phase "done").
+  /// Called on the calling thread once per interval, once when the drain starts (if
+  /// anything is in flight then) and once at the end (phase "done").
   std::function<void(const metrics::Snapshot&)> on_snapshot;
   /// Set from anywhere (a signal handler included) to stop early: sending stops at once,
-  /// in-flight requests get `drain_secs` to finish, then the final snapshot is emitted.
+  /// in-flight requests get `grace_secs` to finish, then the ones still unanswered are
+  /// counted as `interrupted` and the final snapshot is emitted.
   const std::atomic<bool>* stop = nullptr;
+  /// Set (after `stop`, e.g. a second Ctrl+C) to cut the grace short: in-flight requests
+  /// are counted as `interrupted` at once.
+  const std::atomic<bool>* stop_now = nullptr;
   double interval_secs = 1.0;
-  double drain_secs = 2.0;
+  /// In-flight requests' time to finish after a stop. At the profile's natural end
+  /// there is no such limit: each request keeps its own timeout (timeout_ms).
+  double grace_secs = 2.0;
   /// This runner's share of a larger run (distributed mode): it fires iterations
   /// k ≡ share_index (mod share_count) of the global schedule, so any rate split over
   /// any number of runners fires the right total.

@@ -33,10 +33,11 @@ std::uint64_t us_between(Clock::time_point from, Clock::time_point to) {
 
 }  // namespace
 
-Worker::Worker(const CompiledPlan& plan, WorkerConfig config)
+Worker::Worker(const CompiledPlan& plan, WorkerConfig config, TimeSource time)
     : plan_(plan),
       config_(config),
-      schedule_(plan.profile, config.residue, config.stride),
+      time_(time),
+      pacer_(plan.profile, config.residue, config.stride),
       picker_(plan.weights),
       timeout_(std::chrono::milliseconds(plan.plan.settings.timeout_ms)),
       recv_buf_(new char[kRecvBufferSize]),
@@ -64,8 +65,11 @@ Worker::~Worker() {
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
-void Worker::request_stop() noexcept {
-  stop_requested_.store(true, std::memory_order_release);
+void Worker::request_stop(bool now) noexcept {
+  const int want = now ? 2 : 1;
+  int level = stop_level_.load(std::memory_order_relaxed);
+  while (level < want && !stop_level_.compare_exchange_weak(level, want, std::memory_order_release)) {
+  }
   std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
 }
@@ -81,6 +85,17 @@ void Worker::merge_published(metrics::RunStats& into) const {
   into.merge(published_);
 }
 
+void Worker::sync_counters() noexcept {
+  stats_.iterations = pacer_.sent();
+  stats_.late = pacer_.late();
+  stats_.dropped = pacer_.dropped() + chain_dropped_;
+}
+
+const metrics::RunStats& Worker::stats() noexcept {
+  sync_counters();
+  return stats_;
+}
+
 void Worker::publish() {
   std::uint64_t want = publish_requested_.load(std::memory_order_acquire);
   if (want == published_epoch_.load(std::memory_order_relaxed)) return;
@@ -89,6 +104,7 @@ void Worker::publish() {
     in_flight += c->busy();
     open += c->open();
   }
+  sync_counters();
   stats_.in_flight = in_flight;
   stats_.connections = open;
   {
@@ -106,63 +122,84 @@ void Worker::handle_wakeup() {
 
 void Worker::run(Clock::time_point start) {
   ::prctl(PR_SET_TIMERSLACK, 1UL);  // wake at the due time, not up to 50 µs later
-  start_ = start;
-  const auto profile_end = start_ + duration_cast<nanoseconds>(std::chrono::duration<double>(plan_.profile.total_secs()));
-  Clock::time_point drain_deadline = Clock::time_point::max();
-  epoll_event events[kMaxEvents];
+  begin(start);
+  while (turn(time_.now()) != Phase::Done) poll(wake_at(now_) - now_);
+  end();
+}
 
-  for (;;) {
-    Clock::time_point now = Clock::now();
-    if (!stopping_ && stop_requested_.load(std::memory_order_acquire)) {
-      stopping_ = true;
-      drain_deadline = now + config_.drain;
-    }
-    if (!stopping_) dispatch(now);
-    if (!stopping_ && now >= profile_end && !schedule_.exhausted()) {
-      stats_.dropped += schedule_.drop_rest();  // the profile is over: late ones are not sent
-    }
-    if (now >= next_timeout_scan_) {
-      expire_overdue(now);
-      next_timeout_scan_ = now + kTimeoutScanEvery;
-    }
-    publish();
+void Worker::begin(Clock::time_point start) {
+  pacer_.start_at(start);
+  now_ = start;
+  phase_ = Phase::Sending;
+}
 
-    bool sending_done = stopping_ || schedule_.exhausted();
-    std::size_t in_flight = in_flight_;
-    if (sending_done) {
-      if (!stopping_ && drain_deadline == Clock::time_point::max()) {
-        drain_deadline = std::max(now, profile_end) + config_.drain;
-      }
-      // The run lasts the whole profile even when its last iteration came early (0.5 rps
-      // over 4 s fires at 0 s and 2 s): the elapsed time and rates then mean what they say.
-      if (in_flight == 0 && (stopping_ || now >= profile_end)) break;
-      if (now >= drain_deadline) {
-        expire_all();  // still unanswered: counted as timeouts, never silently forgotten
-        break;
-      }
-    }
-
-    Clock::time_point until = now + kMaxSleep;
-    if (in_flight > 0) until = std::min(until, next_timeout_scan_);
-    if (sending_done) until = std::min(until, in_flight ? drain_deadline : std::max(now, profile_end));
-    if (!sending_done && !starved_) {  // starved: a response (an event) frees a connection
-      auto due = start_ + duration_cast<nanoseconds>(std::chrono::duration<double>(schedule_.next_due()));
-      until = std::min(until, due);
-    }
-    int n = wait_for_events(epoll_fd_, events, kMaxEvents, until - now);
-    for (int i = 0; i < n; ++i) {
-      std::uint64_t tag = events[i].data.u64;
-      if (tag == kWakeTag) {
-        handle_wakeup();
-        continue;
-      }
-      std::uint32_t slot = http::Connection::slot_of(tag);
-      if (slot >= conns_.size() || conns_[slot]->tag() != tag) continue;  // stale: socket replaced
-      conns_[slot]->on_event(events[i].events);
+Worker::Phase Worker::turn(Clock::time_point now) noexcept {
+  now_ = now;
+  apply_stop(now);
+  if (phase_ == Phase::Sending) {
+    dispatch(now);
+    // The run lasts the whole profile even when its last iteration came early (0.5 rps
+    // over 4 s fires at 0 s and 2 s): the elapsed time and rates then mean what they say.
+    if (now >= pacer_.end()) {
+      pacer_.close(now);  // due before the end and never sent: dropped
+      phase_ = Phase::Draining;
     }
   }
+  if (in_flight_ > 0 && now >= next_timeout_scan_) {
+    expire_overdue(now);  // the drain too: every request keeps its own timeout_ms
+    next_timeout_scan_ = now + kTimeoutScanEvery;
+  }
+  if (phase_ == Phase::Interrupting && in_flight_ > 0 && now >= grace_end_) cut_off();
+  if ((phase_ == Phase::Draining || phase_ == Phase::Interrupting) && in_flight_ == 0) phase_ = Phase::Done;
+  publish();
+  return phase_;
+}
 
+void Worker::apply_stop(Clock::time_point now) noexcept {
+  const int level = stop_level_.load(std::memory_order_acquire);
+  if (level == 0 || phase_ == Phase::Done) return;
+  if (phase_ != Phase::Interrupting) {
+    if (phase_ == Phase::Sending) pacer_.close(now);  // due by now and unsent: dropped
+    phase_ = Phase::Interrupting;
+    stopping_ = true;
+    grace_end_ = now + config_.grace;
+  }
+  if (level >= 2) grace_end_ = std::min(grace_end_, now);
+}
+
+Clock::time_point Worker::wake_at(Clock::time_point now) const noexcept {
+  Clock::time_point until = now + kMaxSleep;
+  if (in_flight_ > 0) until = std::min(until, next_timeout_scan_);
+  if (phase_ == Phase::Sending) {
+    until = std::min(until, pacer_.end());
+    if (!starved_) until = std::min(until, pacer_.next_due());  // starved: a response frees a connection
+  } else if (phase_ == Phase::Interrupting) {
+    until = std::min(until, grace_end_);
+  }
+  return std::max(until, now);
+}
+
+void Worker::poll(std::chrono::nanoseconds wait) noexcept {
+  epoll_event events[kMaxEvents];
+  int n = wait_for_events(epoll_fd_, events, kMaxEvents, wait);
+  if (n <= 0) return;
+  // One clock read per batch: every response in it was complete when epoll returned.
+  now_ = time_.now();
+  for (int i = 0; i < n; ++i) {
+    std::uint64_t tag = events[i].data.u64;
+    if (tag == kWakeTag) {
+      handle_wakeup();
+      continue;
+    }
+    std::uint32_t slot = http::Connection::slot_of(tag);
+    if (slot >= conns_.size() || conns_[slot]->tag() != tag) continue;  // stale: socket replaced
+    conns_[slot]->on_event(events[i].events);
+  }
+}
+
+void Worker::end() {
   for (auto& c : conns_) c->close();
+  sync_counters();
   stats_.in_flight = 0;
   stats_.connections = 0;
   {
@@ -174,31 +211,25 @@ void Worker::run(Clock::time_point start) {
 }
 
 void Worker::dispatch(Clock::time_point now) noexcept {
-  if (in_dispatch_) return;  // a callback inside launch(): the outer loop goes on
+  if (in_dispatch_ || phase_ != Phase::Sending) return;  // in_dispatch_: a callback inside launch()
   in_dispatch_ = true;
   starved_ = false;
-  double t = std::chrono::duration<double>(now - start_).count();
-  while (!schedule_.exhausted() && schedule_.next_due() <= t) {
+  const std::size_t users = plan_.vuser_count();
+  while (pacer_.due(now)) {
     if (next_task_ == SIZE_MAX) next_task_ = picker_.next();
-    std::size_t users = plan_.vuser_count();
-    const Variant& v = plan_.variants[next_task_][schedule_.next_index() % users];
+    const Variant& v = plan_.variants[next_task_][pacer_.next_index() % users];
     http::Connection* conn = acquire(v.calls.front().endpoint);
     if (!conn) {
-      // Every connection is busy. Due iterations wait, keeping their due times, for at
-      // most kMaxLagSecs; older ones are dropped and counted. Never sent late quietly,
-      // never queued without limit.
-      stats_.dropped += schedule_.drop_due_before(t - kMaxLagSecs);
-      starved_ = true;
+      // Every connection is busy. Due iterations wait with their due times (the wait
+      // shows in their latency), within the Pacer's lag bound; older ones are dropped.
+      pacer_.shed(now);
+      starved_ = pacer_.due(now);
       break;
     }
-    auto intended = start_ + duration_cast<nanoseconds>(std::chrono::duration<double>(schedule_.next_due()));
-    if (now - intended >= metrics::kLateAfter) ++stats_.late;
-    ++stats_.iterations;
-    schedule_.advance();
     Iteration it;
     it.variant = &v;
     it.task = static_cast<std::uint32_t>(next_task_);
-    it.intended = intended;
+    it.intended = pacer_.take(now);
     next_task_ = SIZE_MAX;
     launch(*conn, it, now);
   }
@@ -246,7 +277,7 @@ void Worker::launch(http::Connection& conn, Iteration it, Clock::time_point now)
 }
 
 void Worker::on_response(http::Connection& conn, const http::ResponseParser& response) noexcept {
-  Clock::time_point now = Clock::now();
+  const Clock::time_point now = now_;
   std::uint32_t slot = http::Connection::slot_of(conn.tag());
   Iteration& it = iters_[slot];
   --in_flight_;
@@ -255,14 +286,13 @@ void Worker::on_response(http::Connection& conn, const http::ResponseParser& res
   std::uint64_t service = us_between(conn.write_started(), now);
   int status = response.status();
   if (status >= 400) {
-    ts.record_error(status >= 500 ? metrics::ErrorKind::Http5xx : metrics::ErrorKind::Http4xx);
-    ts.latency.record(latency);
-    ts.service.record(service);
+    ts.record_http_error(status >= 500 ? metrics::ErrorKind::Http5xx : metrics::ErrorKind::Http4xx, latency,
+                         service);
   } else {
     ts.record_ok(latency, service);
   }
 
-  if (it.call + 1 < it.variant->calls.size()) {
+  if (it.call + 1 < it.variant->calls.size() && !stopping_) {
     Iteration next = it;
     ++next.call;
     next.retried = false;
@@ -271,7 +301,7 @@ void Worker::on_response(http::Connection& conn, const http::ResponseParser& res
     if (plan_.endpoints.data() + call.endpoint == &conn.endpoint()) return launch(conn, next, now);
     release(conn);
     if (http::Connection* other = acquire(call.endpoint)) return launch(*other, next, now);
-    ++stats_.dropped;  // the rest of the chain found no connection to its host
+    ++chain_dropped_;  // the rest of the chain found no connection to its host
   } else {
     release(conn);
   }
@@ -290,9 +320,15 @@ void Worker::on_failure(http::Connection& conn, http::Failure failure, bool retr
     return;
   }
   --in_flight_;
-  stats_.tasks[it.task].record_error(kind_of(failure));
+  record_failure(it, failure);
   release(conn);
-  dispatch(Clock::now());
+  dispatch(now_);
+}
+
+void Worker::record_failure(const Iteration& it, http::Failure failure) noexcept {
+  // Cut off by a stop: its own kind, never a timeout (it might still have been answered).
+  const metrics::ErrorKind kind = cutting_off_ ? metrics::ErrorKind::Interrupted : kind_of(failure);
+  stats_.tasks[it.task].record_failure(kind, us_between(it.intended, now_));
 }
 
 void Worker::expire_overdue(Clock::time_point now) noexcept {
@@ -302,15 +338,14 @@ void Worker::expire_overdue(Clock::time_point now) noexcept {
   }
 }
 
-void Worker::expire_all() noexcept {
-  bool was = stopping_;
-  stopping_ = true;  // no retries, no new sends from the callbacks
-  in_dispatch_ = true;
+void Worker::cut_off() noexcept {
+  cutting_off_ = true;
+  in_dispatch_ = true;  // no new sends from the callbacks
   for (auto& c : conns_) {
     if (c->busy()) c->expire();
   }
   in_dispatch_ = false;
-  stopping_ = was;
+  cutting_off_ = false;
 }
 
 }  // namespace lp::engine

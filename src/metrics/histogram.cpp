@@ -63,6 +63,38 @@ void Histogram::merge(const Histogram& other) noexcept {
   saturated_ += other.saturated_;
 }
 
+bool Histogram::subtract(const Histogram& earlier) noexcept {
+  if (earlier.count_ == 0) return true;
+  bool prefix = earlier.count_ <= count_ && earlier.sum_ <= sum_ && earlier.saturated_ <= saturated_;
+  std::uint64_t left = 0;
+  std::size_t lowest = kBucketCount, highest = 0;
+  for (std::size_t i = 0; i < kBucketCount; ++i) {
+    if (counts_[i] >= earlier.counts_[i]) {
+      counts_[i] -= earlier.counts_[i];
+    } else {
+      counts_[i] = 0;
+      prefix = false;
+    }
+    if (counts_[i] != 0) {
+      left += counts_[i];
+      lowest = std::min(lowest, i);
+      highest = i;
+    }
+  }
+  if (left == 0) {
+    reset();
+    return prefix;
+  }
+  // A new extreme can only have come in the interval, so it is the interval's own; an
+  // old one may belong to the earlier samples, and then the bucket bound is what is known.
+  if (!(min_ < earlier.min_)) min_ = std::max(bucket_lower(lowest), min_);
+  if (!(max_ > earlier.max_)) max_ = std::min(bucket_upper(highest), max_);
+  count_ = left;
+  sum_ -= std::min(sum_, earlier.sum_);
+  saturated_ -= std::min(saturated_, earlier.saturated_);
+  return prefix;
+}
+
 void Histogram::reset() noexcept {
   counts_.fill(0);
   count_ = 0;

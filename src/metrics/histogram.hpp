@@ -32,6 +32,14 @@ class Histogram {
 
   /// Adds every sample of `other`; the result equals having recorded both into one.
   void merge(const Histogram& other) noexcept;
+  /// Removes the samples of `earlier`, a copy of this histogram taken before (cumulative
+  /// figures: a snapshot's interval is the later copy minus the earlier one). Counts,
+  /// buckets, sum and saturated() come out exact. min and max are exact when the interval
+  /// set a new extreme; otherwise they are the bounds of the lowest / highest non-empty
+  /// bucket, kept within the old [min, max] (off by at most a bucket, ≤ 1/128). When
+  /// `earlier` is not an earlier copy (some bucket holds more there), those buckets are
+  /// clamped at zero and false is returned; the result is then not meaningful.
+  bool subtract(const Histogram& earlier) noexcept;
   /// Back to empty, as if freshly constructed.
   void reset() noexcept;
 

@@ -67,6 +67,22 @@ void read(const Json& object, const char* key, LatencySummary& out) {
   read(*v, "p99_ms", out.p99_ms);
   read(*v, "p999_ms", out.p999_ms);
   read(*v, "max_ms", out.max_ms);
+  read(*v, "count", out.count);
+}
+
+void read(const Json& object, const char* key, bool& out) {
+  const Json* v = find(object, key);
+  if (v != nullptr && v->is_boolean()) out = v->get<bool>();
+}
+
+void read(const Json& object, const char* key, IntervalSnapshot& out) {
+  const Json* v = find(object, key);
+  if (v == nullptr || !v->is_object()) return;
+  read(*v, "secs", out.secs);
+  read(*v, "requests", out.requests);
+  read(*v, "errors", out.errors);
+  read(*v, "rps", out.rps);
+  read(*v, "latency", out.latency);
 }
 
 }  // namespace
@@ -81,6 +97,7 @@ nlohmann::ordered_json latency_json(const LatencySummary& l) {
   j["p99_ms"] = rounded::ms(l.p99_ms);
   j["p999_ms"] = rounded::ms(l.p999_ms);
   j["max_ms"] = rounded::ms(l.max_ms);
+  j["count"] = l.count;
   return j;
 }
 
@@ -94,6 +111,7 @@ LatencySummary LatencySummary::of(const Histogram& h) {
   s.p99_ms = ms_of(h.value_at_quantile(0.99));
   s.p999_ms = ms_of(h.value_at_quantile(0.999));
   s.max_ms = ms_of(h.max_us());
+  s.count = h.count();
   return s;
 }
 
@@ -103,7 +121,10 @@ Snapshot make_snapshot(const RunStats& stats, const std::vector<std::string>& na
   snap.requests_total = total.requests;
   snap.errors_total = total.errors;
   snap.errors_by_kind = total.errors_by_kind;
+  snap.errors_without_request = total.errors_without_request;
+  snap.iterations = stats.iterations;
   snap.latency = LatencySummary::of(total.latency);
+  snap.success = LatencySummary::of(total.success);
   snap.service = LatencySummary::of(total.service);
   snap.late = stats.late;
   snap.dropped = stats.dropped;
@@ -119,6 +140,7 @@ Snapshot make_snapshot(const RunStats& stats, const std::vector<std::string>& na
       const TaskStats& t = stats.tasks[i];
       task.requests = t.requests;
       task.errors = t.errors;
+      task.errors_without_request = t.errors_without_request;
       task.latency = LatencySummary::of(t.latency);
     }
   }
@@ -129,13 +151,24 @@ std::string Snapshot::to_json() const {
   Json j = Json::object();
   j["timestamp_secs"] = secs(timestamp_secs);
   j["elapsed_secs"] = secs(elapsed_secs);
+  j["load_secs"] = secs(load_secs);
   j["current_rps"] = rps(current_rps);
   j["target_rps"] = rps(target_rps);
   j["requests_total"] = requests_total;
   j["errors_total"] = errors_total;
+  j["iterations"] = iterations;
   j["active_workers"] = active_workers;
   j["phase"] = phase;
+  j["stopped"] = stopped;
+  Json iv = Json::object();
+  iv["secs"] = secs(interval.secs);
+  iv["requests"] = interval.requests;
+  iv["errors"] = interval.errors;
+  iv["rps"] = rps(interval.rps);
+  iv["latency"] = latency_json(interval.latency);
+  j["interval"] = std::move(iv);
   j["latency"] = latency_json(latency);
+  j["success_latency"] = latency_json(success);
   j["service_latency"] = latency_json(service);
 
   Json kinds = Json::object();
@@ -143,6 +176,7 @@ std::string Snapshot::to_json() const {
     kinds[std::string(to_string(static_cast<ErrorKind>(i)))] = errors_by_kind[i];
   }
   j["errors_by_kind"] = std::move(kinds);
+  j["errors_without_request"] = errors_without_request;
 
   j["late"] = late;
   j["dropped"] = dropped;
@@ -155,6 +189,7 @@ std::string Snapshot::to_json() const {
     task["name"] = t.name;
     task["requests"] = t.requests;
     task["errors"] = t.errors;
+    task["errors_without_request"] = t.errors_without_request;
     task["latency"] = latency_json(t.latency);
     task_list.push_back(std::move(task));
   }
@@ -172,13 +207,18 @@ std::optional<Snapshot> parse_snapshot(std::string_view json_line) {
   Snapshot snap;
   read(j, "timestamp_secs", snap.timestamp_secs);
   read(j, "elapsed_secs", snap.elapsed_secs);
+  read(j, "load_secs", snap.load_secs);
   read(j, "current_rps", snap.current_rps);
   read(j, "target_rps", snap.target_rps);
   read(j, "requests_total", snap.requests_total);
   read(j, "errors_total", snap.errors_total);
+  read(j, "iterations", snap.iterations);
   read(j, "active_workers", snap.active_workers);
   read(j, "phase", snap.phase);
+  read(j, "stopped", snap.stopped);
+  read(j, "interval", snap.interval);
   read(j, "latency", snap.latency);
+  read(j, "success_latency", snap.success);
   read(j, "service_latency", snap.service);
   if (const Json* kinds = find(j, "errors_by_kind"); kinds != nullptr && kinds->is_object()) {
     for (std::size_t i = 0; i < kErrorKindCount; ++i) {
@@ -186,6 +226,7 @@ std::optional<Snapshot> parse_snapshot(std::string_view json_line) {
       read(*kinds, key.c_str(), snap.errors_by_kind[i]);
     }
   }
+  read(j, "errors_without_request", snap.errors_without_request);
   read(j, "late", snap.late);
   read(j, "dropped", snap.dropped);
   read(j, "in_flight", snap.in_flight);
@@ -197,6 +238,7 @@ std::optional<Snapshot> parse_snapshot(std::string_view json_line) {
       read(t, "name", task.name);
       read(t, "requests", task.requests);
       read(t, "errors", task.errors);
+      read(t, "errors_without_request", task.errors_without_request);
       read(t, "latency", task.latency);
     }
   }

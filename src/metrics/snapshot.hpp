@@ -18,33 +18,68 @@ namespace lp::metrics {
 struct LatencySummary {
   double min_ms = 0, mean_ms = 0, p50_ms = 0, p90_ms = 0, p95_ms = 0, p99_ms = 0,
          p999_ms = 0, max_ms = 0;
+  std::uint64_t count = 0;  ///< samples behind the figures; 0: nothing to judge
   /// Percentiles as Histogram::value_at_quantile (p999 is q = 0.999). All 0 when empty.
   static LatencySummary of(const Histogram& h);
 
   friend bool operator==(const LatencySummary&, const LatencySummary&) = default;
 };
 
+/// Percent of `part` in `whole`; 0 when `whole` is 0.
+inline double percent(std::uint64_t part, std::uint64_t whole) noexcept {
+  return whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
+}
+
 struct TaskSnapshot {
   std::string name;
   std::uint64_t requests = 0, errors = 0;
   LatencySummary latency;
+  std::uint64_t errors_without_request = 0;  ///< see TaskStats::errors_without_request
+
+  /// errors / (requests + errors_without_request) in percent: never above 100.
+  double error_rate() const noexcept { return percent(errors, requests + errors_without_request); }
 
   friend bool operator==(const TaskSnapshot&, const TaskSnapshot&) = default;
+};
+
+/// The figures of one interval alone: the difference of two cumulative snapshots' stats.
+struct IntervalSnapshot {
+  double secs = 0;                   ///< length of the interval
+  std::uint64_t requests = 0, errors = 0;
+  double rps = 0;                    ///< requests / secs
+  LatencySummary latency;            ///< of the interval's samples only
+
+  friend bool operator==(const IntervalSnapshot&, const IntervalSnapshot&) = default;
 };
 
 struct Snapshot {
   double timestamp_secs = 0;   ///< unix time of the snapshot
   double elapsed_secs = 0;     ///< since the start of the load
-  double current_rps = 0;      ///< requests completed per second over the last interval
+  /// Time from the start until sending ended (the profile's end, or the stop); while
+  /// sending, the elapsed time. Achieved rps everywhere is requests_total / load_secs.
+  double load_secs = 0;
+  /// Per second: over the last interval while running; in the final snapshot
+  /// requests_total / load_secs (the run's achieved rate).
+  double current_rps = 0;
   double target_rps = 0;       ///< the profile's rate now (iterations per second)
   std::uint64_t requests_total = 0, errors_total = 0;
+  std::uint64_t iterations = 0;  ///< task iterations sent (each may make several requests)
   std::uint32_t active_workers = 0;
-  std::string phase;           ///< ramp_up | steady | ramp_down | done
-  LatencySummary latency;      ///< from due time (what users feel)
-  LatencySummary service;      ///< from the write (what the server took)
+  std::string phase;           ///< ramp_up | steady | ramp_down | draining | done
+  bool stopped = false;        ///< stopped early (SIGINT / SIGTERM) rather than at the profile's end
+  IntervalSnapshot interval;   ///< since the previous snapshot
+  LatencySummary latency;      ///< from due time, every response and timeout (what users feel)
+  LatencySummary success;      ///< the same, successful responses only
+  LatencySummary service;      ///< from the write (what the server took), responses only
   std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};
+  std::uint64_t errors_without_request = 0;  ///< see TaskStats::errors_without_request
   std::uint64_t late = 0, dropped = 0, in_flight = 0, connections = 0;
   std::vector<TaskSnapshot> tasks;
+
+  /// errors / (requests + errors_without_request) in percent: never above 100.
+  double error_rate() const noexcept { return percent(errors_total, requests_total + errors_without_request); }
+  /// Due iterations never sent, in percent of all due ones: dropped / (iterations + dropped).
+  double dropped_rate() const noexcept { return percent(dropped, iterations + dropped); }
 
   /// One JSON object, no trailing newline. Keys as in docs/architecture.md; every
   /// error kind is always present. To keep lines short, milliseconds and seconds are
@@ -59,8 +94,8 @@ struct Snapshot {
 
 /// Builds a snapshot from cumulative stats. `names` are the task names, by index; a
 /// task without a name is called "task_<index>", a name without stats gets zeros.
-/// Leaves timestamp_secs, elapsed_secs, current_rps, target_rps, active_workers and
-/// phase at their defaults for the caller to fill in.
+/// Leaves the times, rates, active_workers, phase, stopped and interval at their
+/// defaults for the caller to fill in (engine::SnapshotBuilder does).
 Snapshot make_snapshot(const RunStats& stats, const std::vector<std::string>& names);
 
 /// Inverse of Snapshot::to_json, for reading the coordinator's stream. Missing keys and

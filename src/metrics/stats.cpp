@@ -1,5 +1,7 @@
 #include "metrics/stats.hpp"
 
+#include <algorithm>
+
 namespace lp::metrics {
 namespace {
 
@@ -18,8 +20,21 @@ void TaskStats::merge(const TaskStats& other) noexcept {
   requests += other.requests;
   errors += other.errors;
   for (std::size_t i = 0; i < kErrorKindCount; ++i) errors_by_kind[i] += other.errors_by_kind[i];
+  errors_without_request += other.errors_without_request;
   latency.merge(other.latency);
   service.merge(other.service);
+  success.merge(other.success);
+}
+
+void TaskStats::subtract(const TaskStats& earlier) noexcept {
+  auto minus = [](std::uint64_t& a, std::uint64_t b) { a -= std::min(a, b); };
+  minus(requests, earlier.requests);
+  minus(errors, earlier.errors);
+  for (std::size_t i = 0; i < kErrorKindCount; ++i) minus(errors_by_kind[i], earlier.errors_by_kind[i]);
+  minus(errors_without_request, earlier.errors_without_request);
+  latency.subtract(earlier.latency);
+  service.subtract(earlier.service);
+  success.subtract(earlier.success);
 }
 
 void RunStats::merge(const RunStats& other) {
@@ -32,6 +47,15 @@ void RunStats::merge(const RunStats& other) {
   // Gauges, but each worker reports its own connections, so the run's are the sum.
   in_flight += other.in_flight;
   connections += other.connections;
+}
+
+void RunStats::subtract(const RunStats& earlier) {
+  for (std::size_t i = 0; i < tasks.size() && i < earlier.tasks.size(); ++i) tasks[i].subtract(earlier.tasks[i]);
+  auto minus = [](std::uint64_t& a, std::uint64_t b) { a -= std::min(a, b); };
+  minus(iterations, earlier.iterations);
+  minus(late, earlier.late);
+  minus(dropped, earlier.dropped);
+  minus(retries, earlier.retries);
 }
 
 TaskStats RunStats::total() const {

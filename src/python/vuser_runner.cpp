@@ -11,7 +11,7 @@
 
 #include "core/profile.hpp"
 #include "engine/call_loop.hpp"
-#include "engine/rate_schedule.hpp"
+#include "engine/pacer.hpp"
 #include "engine/snapshot_builder.hpp"
 #include "engine/task_picker.hpp"
 #include "python/scenario_handle.hpp"
@@ -27,9 +27,6 @@ using std::chrono::duration;
 using std::chrono::duration_cast;
 using std::chrono::nanoseconds;
 
-/// Due iterations wait this long for a free virtual user before they are dropped (as in
-/// the static engine: lateness shows in latency, and the backlog stays bounded).
-constexpr double kMaxLagSecs = 1.0;
 constexpr std::uint32_t kDefaultMaxVUsers = 1000;
 /// The hub comes back at least this often, so a stop request is seen promptly.
 constexpr auto kMaxWait = std::chrono::milliseconds(50);
@@ -45,7 +42,7 @@ class Engine {
         options_(options),
         loop_(loop),
         profile_(plan),
-        schedule_(profile_, options.share_index, options.share_count),
+        pacer_(profile_, options.share_index, options.share_count),
         picker_([&] {
           std::vector<double> w;
           for (const auto& t : plan.tasks) w.push_back(t.weight);
@@ -77,7 +74,7 @@ class Engine {
   void start_clock() {
     start_ = Clock::now();
     builder_.emplace(profile_, names_, start_);
-    profile_end_ = start_ + duration_cast<nanoseconds>(duration<double>(profile_.total_secs()));
+    pacer_.start_at(start_);
     interval_ = duration_cast<nanoseconds>(duration<double>(options_.interval_secs));
     next_tick_ = start_ + interval_;
   }
@@ -91,40 +88,48 @@ class Engine {
     std::vector<std::pair<std::uint32_t, std::int64_t>> starts;
     std::size_t spawn = 0;
     bool starved = false;
-    if (builder_ && !finished_) {
-      if (options_.stop && options_.stop->load(std::memory_order_acquire)) {
+    if (builder_) {
+      const auto grace = duration_cast<nanoseconds>(duration<double>(options_.grace_secs));
+      if (!stopped_ && options_.stop && options_.stop->load(std::memory_order_acquire)) {
+        pacer_.close(now);  // due and never started: dropped
         finished_ = stopped_ = true;
-      } else if (now >= profile_end_) {
-        dropped_ += schedule_.drop_rest();
+        builder_->stopped_at(now);
+        // In-flight calls get the grace, then count as interrupted.
+        drain_deadline_ = nap_deadline_ = std::min(drain_deadline_, now + grace);
+      } else if (!finished_ && now >= pacer_.end()) {
+        pacer_.close(now);
         finished_ = true;
-      } else {
-        double t = duration<double>(now - start_).count();
-        while (!schedule_.exhausted() && schedule_.next_due() <= t) {
+        // Calls in flight keep their own timeout, bounded by the plan's timeout_ms;
+        // users only asleep (think time) get the short grace.
+        drain_deadline_ = now + std::chrono::milliseconds(plan_.settings.timeout_ms);
+        nap_deadline_ = now + grace;
+      } else if (!finished_) {
+        while (pacer_.due(now)) {
           if (starts.size() == idle) {
             starved = true;
             // Users to start for the backlog; on_start runs before they take work.
-            std::uint64_t backlog = schedule_.backlog(t);
+            std::uint64_t backlog = pacer_.backlog(now);
             if (backlog > starting) spawn = std::min<std::size_t>(backlog - starting, max_vusers_ - users);
-            dropped_ += schedule_.drop_due_before(t - kMaxLagSecs);
+            pacer_.shed(now);
             break;
           }
-          auto intended = start_ + duration_cast<nanoseconds>(duration<double>(schedule_.next_due()));
-          if (now - intended >= metrics::kLateAfter) ++late_;
-          ++iterations_;
-          starts.emplace_back(static_cast<std::uint32_t>(picker_.next()), to_ns(intended));
-          schedule_.advance();
+          starts.emplace_back(static_cast<std::uint32_t>(picker_.next()), to_ns(pacer_.take(now)));
         }
         // One user in reserve, so the next due iteration does not wait for a login.
         if (!starved && starts.size() == idle && starting == 0 && users < max_vusers_) spawn = 1;
       }
-      if (!finished_ && now >= next_tick_) {  // past the end, the final snapshot says it all
+      // Snapshots go on through the drain (phase "draining"), one as soon as it starts.
+      if (finished_ && !drain_seen_) {
+        drain_seen_ = true;
+        if (loop_.pending() > 0) {
+          emit(now, users);
+          next_tick_ = now + interval_;
+        }
+      } else if (now >= next_tick_) {
         emit(now, users);
         next_tick_ += interval_;
         if (next_tick_ < now) next_tick_ = now + interval_;
       }
-    }
-    if (finished_ && drain_deadline_ == Clock::time_point::max()) {
-      drain_deadline_ = now + duration_cast<nanoseconds>(duration<double>(options_.drain_secs));
     }
 
     // Wait for the network only when there is nothing to hand out right now.
@@ -133,9 +138,7 @@ class Engine {
       until = now;
     } else if (builder_ && !finished_) {
       until = std::min(until, next_tick_);
-      if (!starved && !schedule_.exhausted()) {
-        until = std::min(until, start_ + duration_cast<nanoseconds>(duration<double>(schedule_.next_due())));
-      }
+      if (!starved) until = std::min(until, pacer_.next_due());
     }
     if (wake_ns > 0) until = std::min(until, Clock::time_point(nanoseconds(wake_ns)));
     std::vector<engine::Completion> done;
@@ -148,8 +151,16 @@ class Engine {
     return py::make_tuple(starts, spawn, completions, finished_);
   }
 
-  bool drain_expired() const { return Clock::now() >= drain_deadline_; }
-  void expire_in_flight() { loop_.expire_in_flight(); }
+  bool drain_expired() const {
+    if (options_.stop_now && options_.stop_now->load(std::memory_order_acquire)) return true;
+    const auto now = Clock::now();
+    return now >= drain_deadline_ || (loop_.pending() == 0 && now >= nap_deadline_);
+  }
+  /// The drain is over: after a stop, calls still in flight are interrupted; at the
+  /// profile's end they have waited timeout_ms and time out.
+  void expire_in_flight() {
+    loop_.expire_in_flight(stopped_ ? metrics::ErrorKind::Interrupted : metrics::ErrorKind::Timeout);
+  }
 
   void record_check_failure(std::uint32_t task, const std::string& message) {
     loop_.record_check_failure(task);
@@ -159,7 +170,8 @@ class Engine {
   PythonRunResult finish(std::size_t users) {
     PythonRunResult result;
     result.run.stats = stats();
-    result.run.final_snapshot = builder_->build(result.run.stats, Clock::now(), 0, /*final=*/true);
+    result.run.final_snapshot =
+        builder_->build(result.run.stats, Clock::now(), 0, engine::SnapshotBuilder::Stage::Done);
     result.run.stopped_early = stopped_;
     if (options_.on_snapshot) options_.on_snapshot(result.run.final_snapshot);
     const auto& setup = loop_.setup_stats();
@@ -176,15 +188,16 @@ class Engine {
  private:
   metrics::RunStats stats() const {
     metrics::RunStats s = loop_.load_stats();
-    s.late = late_;
-    s.dropped = dropped_;
-    s.iterations = iterations_;
+    s.late = pacer_.late();
+    s.dropped = pacer_.dropped();
+    s.iterations = pacer_.sent();
     s.in_flight = loop_.pending();
     return s;
   }
 
   void emit(Clock::time_point now, std::size_t users) {
-    auto snap = builder_->build(stats(), now, static_cast<std::uint32_t>(users), /*final=*/false);
+    auto stage = finished_ ? engine::SnapshotBuilder::Stage::Draining : engine::SnapshotBuilder::Stage::Sending;
+    auto snap = builder_->build(stats(), now, static_cast<std::uint32_t>(users), stage);
     if (options_.on_snapshot) options_.on_snapshot(snap);
   }
 
@@ -204,17 +217,16 @@ class Engine {
   engine::RunOptions options_;
   engine::CallLoop& loop_;
   core::Profile profile_;
-  engine::RateSchedule schedule_;
+  engine::Pacer pacer_;
   engine::TaskPicker picker_;
   std::vector<std::string> names_;
   std::size_t max_vusers_;
 
   std::optional<engine::SnapshotBuilder> builder_;  ///< set when the clock starts
-  Clock::time_point start_{}, profile_end_{}, next_tick_{};
-  Clock::time_point drain_deadline_ = Clock::time_point::max();
+  Clock::time_point start_{}, next_tick_{};
+  Clock::time_point drain_deadline_ = Clock::time_point::max(), nap_deadline_ = Clock::time_point::max();
   nanoseconds interval_{};
-  std::uint64_t late_ = 0, dropped_ = 0, iterations_ = 0;
-  bool finished_ = false, stopped_ = false;
+  bool finished_ = false, stopped_ = false, drain_seen_ = false;
   std::map<std::string, std::uint64_t> failures_;
 };
 

@@ -50,6 +50,13 @@ metrics::Snapshot steady_snapshot() {
   s.latency.p95_ms = 3.4;
   s.latency.p99_ms = 5.0;
   s.latency.max_ms = 9.1;
+  s.interval.secs = 1.0;
+  s.interval.requests = 100;
+  s.interval.errors = 1;
+  s.interval.rps = 99.84;
+  s.interval.latency.p50_ms = 1.3;
+  s.interval.latency.p95_ms = 3.6;
+  s.interval.latency.p99_ms = 7.5;
   metrics::TaskSnapshot browse;
   browse.name = "browse";
   browse.requests = 400;
@@ -71,9 +78,51 @@ TEST(Dashboard, NonInteractivePrintsOnePlainLinePerSnapshot) {
   dashboard.update(steady_snapshot());
 
   const std::string line =
-      "[00:05/00:30] steady rps 99.8/100 reqs 512 err 0 (0.00%) p50 1.2ms p95 3.4ms p99 5.0ms "
-      "max 9.1ms\n";
+      "[00:05/00:30] steady rps 99.8/100 p50 1.3ms p95 3.6ms p99 7.5ms (last 1s) · total reqs 512 err 0 "
+      "(0.00%) p99 5.0ms max 9.1ms\n";
   EXPECT_EQ(out.text(), line + line);
+}
+
+TEST(Dashboard, NonInteractiveLineDuringTheDrainSaysHowManyRequestsItWaitsFor) {
+  Capture out;
+  Dashboard dashboard(out.file(), false, "shop", 30, {});
+  auto s = steady_snapshot();
+  s.phase = "draining";
+  s.in_flight = 5;
+
+  dashboard.update(s);
+
+  EXPECT_EQ(out.text().rfind("[00:05/00:30] draining 5 requests still in flight (each keeps its own timeout) · "
+                             "total reqs 512",
+                             0),
+            0u)
+      << out.text();
+}
+
+TEST(Dashboard, AfterAStopTheDrainLineSaysHowToCutItShort) {
+  Dashboard dashboard(nullptr, true, "shop", 30, {});
+  auto s = steady_snapshot();
+  s.phase = "draining";
+  s.stopped = true;
+  s.in_flight = 1;
+
+  const auto lines = dashboard.frame(s, 0);
+
+  bool found = false;
+  for (const auto& line : lines) found = found || line == "stopping: draining 1 request (Ctrl+C again to cut them off)";
+  EXPECT_TRUE(found);
+}
+
+TEST(Dashboard, TheFinalLineShowsTheAchievedRate) {
+  Capture out;
+  Dashboard dashboard(out.file(), false, "shop", 30, {});
+  auto s = steady_snapshot();
+  s.phase = "done";
+  s.current_rps = 17.07;
+
+  dashboard.update(s);
+
+  EXPECT_NE(out.text().find("] done rps 17.1 achieved · total reqs 512"), std::string::npos) << out.text();
 }
 
 TEST(Dashboard, NonInteractiveLineAddsLateAndDroppedWhenNonZero) {
@@ -144,8 +193,10 @@ TEST(Dashboard, InteractiveFrameShowsTotalsLatencyProgressAndTaskRows) {
   EXPECT_NE(text.find("00:05 / 00:30"), std::string::npos);
   EXPECT_NE(text.find("steady"), std::string::npos);
   EXPECT_NE(text.find("99.8 / 100"), std::string::npos);
-  EXPECT_NE(text.find("requests 512   errors 0 (0.00%)"), std::string::npos);
-  EXPECT_NE(text.find("p50 1.2ms   p95 3.4ms   p99 5.0ms   max 9.1ms"), std::string::npos);
+  EXPECT_NE(text.find("last 1s  p50 1.3ms   p95 3.6ms   p99 7.5ms   (100 requests, 1 errors)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("total    requests 512   errors 0 (0.00%)"), std::string::npos) << text;
+  EXPECT_NE(text.find("latency  p50 1.2ms   p95 3.4ms   p99 5.0ms   max 9.1ms"), std::string::npos) << text;
   EXPECT_NE(text.find("█░"), std::string::npos);
   EXPECT_NE(text.find("18%"), std::string::npos);
   EXPECT_NE(text.find("browse          400        2     1.1ms     4.9ms"), std::string::npos)

@@ -13,6 +13,8 @@
 namespace lp::cli {
 namespace {
 
+using metrics::ThresholdResult;
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 
@@ -40,7 +42,7 @@ ResultsInput finished_run() {
   browse.errors = 3;
   browse.latency = f.latency;
   f.tasks = {browse};
-  in.thresholds = {{"p99_ms", 5, 4.9, true}, {"error_rate", 0.01, 0.05, false}};
+  in.thresholds = {{"p99_ms", 5, 4.9, true, false, {}}, {"error_rate", 0.01, 0.05, false, false, {}}};
   in.setup = SetupStats{20, 1};
   for (int i = 1; i <= 3; ++i) {
     metrics::Snapshot s;
@@ -51,6 +53,12 @@ ResultsInput finished_run() {
     s.latency.p50_ms = 1.1;
     s.latency.p95_ms = 2.5;
     s.latency.p99_ms = 4.9;
+    s.phase = "steady";
+    s.interval.secs = 1.0;
+    s.interval.requests = 100;
+    s.interval.errors = 1;
+    s.interval.rps = 100;
+    s.interval.latency.p99_ms = 30.0;
     in.timeline.push_back(s);
   }
   return in;
@@ -85,9 +93,10 @@ TEST(ResultsJson, HasEveryTopLevelKey) {
 
   for (const char* key :
        {"schema_version", "scenario", "target_url", "started_at", "finished_at", "duration_secs",
-        "plan", "requests_total", "errors_total", "error_rate", "rps_actual", "rps_target",
-        "latency", "service_latency", "errors_by_kind", "late", "dropped", "tasks", "thresholds",
-        "passed", "setup", "timeline"}) {
+        "load_secs", "stopped", "plan", "requests_total", "errors_total", "error_rate",
+        "errors_without_request", "rps_actual", "rps_target", "latency", "success_latency",
+        "service_latency", "errors_by_kind", "iterations", "late", "dropped", "dropped_rate", "tasks",
+        "thresholds", "passed", "setup", "timeline"}) {
     EXPECT_TRUE(doc.contains(key)) << key;
   }
 }
@@ -114,7 +123,7 @@ TEST(ResultsJson, LatencyObjectsHaveEveryPercentile) {
 
   const json expected = {{"min_ms", 0.41}, {"mean_ms", 1.23}, {"p50_ms", 1.1},
                          {"p90_ms", 2.0},  {"p95_ms", 2.5},   {"p99_ms", 4.9},
-                         {"p999_ms", 8.8}, {"max_ms", 9.1}};
+                         {"p999_ms", 8.8}, {"max_ms", 9.1},   {"count", 0}};
   EXPECT_EQ(doc["latency"], expected);
   EXPECT_EQ(doc["service_latency"]["max_ms"], 7.0);
   EXPECT_EQ(doc["tasks"][0]["latency"], expected);
@@ -136,19 +145,54 @@ TEST(ResultsJson, TasksThresholdsSetupAndTimelineHaveTheirFields) {
   EXPECT_EQ(doc["tasks"][0]["errors"], 3);
   EXPECT_EQ(doc["tasks"][0]["error_rate"], 0.05);
   EXPECT_EQ(doc["thresholds"][0],
-            (json{{"key", "p99_ms"}, {"limit", 5.0}, {"actual", 4.9}, {"passed", true}}));
+            (json{{"key", "p99_ms"}, {"limit", 5.0}, {"actual", 4.9}, {"passed", true}, {"default", false}}));
   EXPECT_EQ(doc["thresholds"][1]["passed"], false);
   EXPECT_EQ(doc["passed"], false);
   EXPECT_EQ(doc["setup"], (json{{"requests", 20}, {"errors", 1}}));
   ASSERT_EQ(doc["timeline"].size(), 3u);
-  EXPECT_EQ(doc["timeline"][2], (json{{"elapsed_secs", 3.0},
-                                      {"current_rps", 99.5},
-                                      {"target_rps", 100.0},
-                                      {"requests_total", 300},
-                                      {"errors_total", 0},
-                                      {"p50_ms", 1.1},
-                                      {"p95_ms", 2.5},
-                                      {"p99_ms", 4.9}}));
+  EXPECT_EQ(doc["timeline"][2]["elapsed_secs"], 3.0);
+  EXPECT_EQ(doc["timeline"][2]["phase"], "steady");
+  EXPECT_EQ(doc["timeline"][2]["current_rps"], 99.5);
+  EXPECT_EQ(doc["timeline"][2]["target_rps"], 100.0);
+  EXPECT_EQ(doc["timeline"][2]["requests_total"], 300);
+  EXPECT_EQ(doc["timeline"][2]["p99_ms"], 4.9);
+}
+
+TEST(ResultsJson, TimelineKeepsEachIntervalsOwnFigures) {
+  const auto doc = json::parse(results_json(finished_run()));
+
+  const json& interval = doc["timeline"][2]["interval"];
+
+  EXPECT_EQ(interval["secs"], 1.0);
+  EXPECT_EQ(interval["requests"], 100);
+  EXPECT_EQ(interval["errors"], 1);
+  EXPECT_EQ(interval["rps"], 100.0);
+  EXPECT_EQ(interval["latency"]["p99_ms"], 30.0);
+}
+
+TEST(ResultsJson, AchievedRateIsRequestsOverTheLoadDuration) {
+  ResultsInput in = finished_run();
+  in.final.elapsed_secs = 62.5;  // 2.5 s of drain after a 60 s load
+  in.final.load_secs = 60;
+
+  const auto doc = json::parse(results_json(in));
+
+  EXPECT_EQ(doc["rps_actual"], 100.0);
+  EXPECT_EQ(doc["load_secs"], 60.0);
+}
+
+TEST(ResultsJson, DroppedRateAndDefaultedThresholdsAreWritten) {
+  ResultsInput in = finished_run();
+  in.final.iterations = 99;
+  in.final.dropped = 1;
+  in.thresholds = {{"dropped_rate", 1.0, 1.0, true, true, {}}, {"p99_ms", 5, 0, false, false, "no responses to measure"}};
+
+  const auto doc = json::parse(results_json(in));
+
+  EXPECT_EQ(doc["dropped_rate"], 1.0);
+  EXPECT_EQ(doc["thresholds"][0]["default"], true);
+  EXPECT_FALSE(doc["thresholds"][0].contains("reason"));
+  EXPECT_EQ(doc["thresholds"][1]["reason"], "no responses to measure");
 }
 
 TEST(ResultsJson, RoundTripsThroughNlohmannUnchanged) {

@@ -9,6 +9,8 @@
 namespace lp::cli {
 namespace {
 
+using metrics::ThresholdResult;
+
 // Runs print_summary into memory (open_memstream) and returns the text.
 std::string summary_of(const metrics::Snapshot& final, double duration_secs,
                        const std::vector<ThresholdResult>& thresholds,
@@ -101,18 +103,18 @@ TEST(Summary, ReportsSetupRequestsApartFromTheLoad) {
 }
 
 TEST(Summary, ThresholdRowsCarryCheckOrCrossAndAFailCount) {
-  const std::vector<ThresholdResult> results = {{"p95_ms", 200, 2.5, true},
-                                                {"error_rate", 0.1, 0.2, false}};
+  const std::vector<ThresholdResult> results = {{"p95_ms", 200, 2.5, true, false, {}},
+                                                {"error_rate", 0.1, 0.2, false, false, {}}};
 
   const auto text = summary_of(finished_run(), 60, results);
 
-  EXPECT_TRUE(contains(text, "✓ p95_ms     actual      2.5ms   limit 200ms")) << text;
-  EXPECT_TRUE(contains(text, "✗ error_rate actual      0.20%   limit 0.1%")) << text;
+  EXPECT_TRUE(contains(text, "✓ p95_ms       actual      2.5ms   limit 200ms")) << text;
+  EXPECT_TRUE(contains(text, "✗ error_rate   actual      0.20%   limit 0.1%")) << text;
   EXPECT_TRUE(contains(text, "1 of 2 thresholds failed\n")) << text;
 }
 
 TEST(Summary, SaysAllThresholdsPassedWhenTheyDid) {
-  const auto text = summary_of(finished_run(), 60, {{"p99_ms", 5, 4.9, true}});
+  const auto text = summary_of(finished_run(), 60, {{"p99_ms", 5, 4.9, true, false, {}}});
 
   EXPECT_TRUE(contains(text, "✓ p99_ms")) << text;
   EXPECT_FALSE(contains(text, "✗"));
@@ -123,6 +125,68 @@ TEST(Summary, SaysWhenNoThresholdsAreSet) {
   const auto text = summary_of(finished_run(), 60, {});
 
   EXPECT_TRUE(contains(text, "No thresholds set\n")) << text;
+}
+
+TEST(Summary, AchievedRateIsRequestsOverTheLoadDurationNotTheWallTime) {
+  auto run = finished_run();
+  run.elapsed_secs = 62.5;  // the last responses came in a 2.5 s drain
+  run.load_secs = 60;
+
+  const auto text = summary_of(run, 63, {});
+
+  EXPECT_TRUE(contains(text, "6,000   100 rps achieved")) << text;
+}
+
+TEST(Summary, LatencyTableShowsAllResponsesSuccessesAndServiceTime) {
+  auto run = finished_run();
+  run.success = {0.5, 1.0, 1.0, 1.9, 2.4, 3.3, 7.7, 8.1};
+
+  const auto text = summary_of(run, 60, {});
+
+  EXPECT_TRUE(contains(text, "  all         0.41ms")) << text;
+  EXPECT_TRUE(contains(text, "  success     0.50ms")) << text;
+  EXPECT_TRUE(contains(text, "  service     0.30ms")) << text;
+  EXPECT_TRUE(contains(text, "Thresholds use all.")) << text;
+}
+
+TEST(Summary, ALatencyThresholdWithNothingToJudgeSaysWhy) {
+  const std::vector<ThresholdResult> results = {{"p99_ms", 200, 0, false, false, "no responses to measure"}};
+
+  const auto text = summary_of(metrics::Snapshot{}, 2, results);
+
+  EXPECT_TRUE(contains(text, "✗ p99_ms       actual          -   limit 200ms   (no responses to measure)")) << text;
+  EXPECT_TRUE(contains(text, "1 of 1 thresholds failed\n")) << text;
+}
+
+TEST(Summary, ADefaultLimitIsMarkedAsSuch) {
+  const auto text = summary_of(finished_run(), 60, {{"dropped_rate", 1, 0, true, true, {}}});
+
+  EXPECT_TRUE(contains(text, "✓ dropped_rate actual      0.00%   limit 1% (default)")) << text;
+}
+
+TEST(Summary, AStoppedRunSaysSoAndCountsTheInterruptedRequests) {
+  auto run = finished_run();
+  run.stopped = true;
+  run.load_secs = 12;
+  run.errors_by_kind[static_cast<std::size_t>(metrics::ErrorKind::Interrupted)] = 3;
+
+  const auto text = summary_of(run, 14, {});
+
+  EXPECT_TRUE(contains(text, "stopped early after 12s of load; 3 requests in flight were cut off (interrupted)"))
+      << text;
+  EXPECT_TRUE(contains(text, "interrupted")) << text;
+}
+
+TEST(Summary, ErrorRateCountsTasksThatFailedBeforeAnyRequest) {
+  metrics::Snapshot run;
+  run.requests_total = 0;
+  run.errors_total = 4;
+  run.errors_without_request = 4;
+
+  const auto text = summary_of(run, 1, {});
+
+  EXPECT_TRUE(contains(text, "100.00% error rate")) << text;
+  EXPECT_TRUE(contains(text, "4 of the errors are tasks that failed before making any request")) << text;
 }
 
 TEST(Summary, EmptyRunPrintsZerosWithoutDividingByZero) {

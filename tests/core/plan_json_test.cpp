@@ -43,6 +43,7 @@ Plan full_plan() {
   p.thresholds.p99_ms = 30;
   p.thresholds.max_ms = 40;
   p.thresholds.error_rate = 1.5;
+  p.thresholds.dropped_rate = 2.5;
   p.settings.timeout_ms = 1234;
   p.settings.max_connections = 77;
   p.settings.threads = 3;

@@ -41,6 +41,57 @@ TEST(Histogram, MergingAnEmptyHistogramChangesNothing) {
   EXPECT_EQ(a.min_us(), 42u);
 }
 
+TEST(Histogram, SubtractingAnEarlierCopyLeavesExactlyTheSamplesSince) {
+  Histogram cumulative, interval;
+  for (auto v : {12us, 38us, 70'000us}) cumulative.record(v);
+  const Histogram earlier = cumulative;
+  for (auto v : {14us, 99us, 5'000'000us}) { cumulative.record(v); interval.record(v); }
+
+  EXPECT_TRUE(cumulative.subtract(earlier));
+
+  EXPECT_EQ(cumulative, interval);  // buckets, count, sum, and here min and max too
+  EXPECT_EQ(cumulative.value_at_quantile(0.5), interval.value_at_quantile(0.5));
+}
+
+TEST(Histogram, SubtractedMinAndMaxStayWithinTheirBucketWhenNotNewExtremes) {
+  Histogram cumulative;
+  cumulative.record(std::uint64_t{1'000});    // min of the whole run
+  cumulative.record(std::uint64_t{900'000});  // max of the whole run
+  const Histogram earlier = cumulative;
+  cumulative.record(std::uint64_t{20'000});
+  cumulative.record(std::uint64_t{40'000});
+
+  cumulative.subtract(earlier);
+
+  EXPECT_EQ(cumulative.count(), 2u);
+  EXPECT_EQ(cumulative.sum_us(), 60'000u);
+  EXPECT_EQ(Histogram::bucket_of(cumulative.min_us()), Histogram::bucket_of(20'000));
+  EXPECT_EQ(Histogram::bucket_of(cumulative.max_us()), Histogram::bucket_of(40'000));
+  EXPECT_LT(relative_error(cumulative.max_us(), 40'000), 0.01);
+}
+
+TEST(Histogram, SubtractingEverythingGivesAnEmptyHistogram) {
+  Histogram h;
+  for (auto v : {5us, 500us}) h.record(v);
+  const Histogram same = h;
+
+  EXPECT_TRUE(h.subtract(same));
+
+  EXPECT_EQ(h, Histogram{});
+  EXPECT_EQ(h.min_us(), 0u);
+}
+
+TEST(Histogram, SubtractingALaterCopyIsReportedAndClampsAtZero) {
+  Histogram earlier, later;
+  later.record(std::uint64_t{10});
+  earlier.record(std::uint64_t{10});
+  earlier.record(std::uint64_t{20});
+
+  EXPECT_FALSE(later.subtract(earlier));
+
+  EXPECT_EQ(later.count(), 0u);
+}
+
 TEST(Histogram, ValuesBelow256AreExact) {
   for (std::uint64_t v = 0; v < Histogram::kLinearLimit; ++v) {
     Histogram h;

@@ -34,7 +34,13 @@ Snapshot sample_snapshot() {
   s.dropped = 1;
   s.in_flight = 8;
   s.connections = 16;
-  s.tasks = {{"home", 10'000, 7, latency(1.0)}, {"checkout", 2'345, 10, latency(20.0)}};
+  s.tasks = {{"home", 10'000, 7, latency(1.0), 0}, {"checkout", 2'345, 10, latency(20.0), 3}};
+  s.load_secs = 12.5;
+  s.iterations = 12'000;
+  s.stopped = true;
+  s.success = latency(1.0);
+  s.errors_without_request = 3;
+  s.interval = {1.001, 1'000, 2, 999.0, latency(20.0)};
   return s;
 }
 
@@ -128,15 +134,22 @@ TEST(Snapshot, JsonHasExactlyTheDocumentedKeys) {
   std::vector<std::string> task_keys;
   for (const auto& [key, value] : j["tasks"][0].items()) task_keys.push_back(key);
 
+  std::vector<std::string> interval_keys;
+  for (const auto& [key, value] : j["interval"].items()) interval_keys.push_back(key);
+
   EXPECT_EQ(keys, (std::vector<std::string>{
-                      "timestamp_secs", "elapsed_secs", "current_rps", "target_rps",
-                      "requests_total", "errors_total", "active_workers", "phase", "latency",
-                      "service_latency", "errors_by_kind", "late", "dropped", "in_flight",
+                      "timestamp_secs", "elapsed_secs", "load_secs", "current_rps", "target_rps",
+                      "requests_total", "errors_total", "iterations", "active_workers", "phase",
+                      "stopped", "interval", "latency", "success_latency", "service_latency",
+                      "errors_by_kind", "errors_without_request", "late", "dropped", "in_flight",
                       "connections", "tasks"}));
-  EXPECT_EQ(latency_keys, (std::vector<std::string>{"min_ms", "mean_ms", "p50_ms", "p90_ms",
-                                                    "p95_ms", "p99_ms", "p999_ms", "max_ms"}));
-  EXPECT_EQ(task_keys, (std::vector<std::string>{"name", "requests", "errors", "latency"}));
+  EXPECT_EQ(latency_keys, (std::vector<std::string>{"min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms",
+                                                    "p99_ms", "p999_ms", "max_ms", "count"}));
+  EXPECT_EQ(task_keys, (std::vector<std::string>{"name", "requests", "errors", "errors_without_request",
+                                                 "latency"}));
+  EXPECT_EQ(interval_keys, (std::vector<std::string>{"secs", "requests", "errors", "rps", "latency"}));
   EXPECT_TRUE(j["service_latency"].contains("p999_ms"));
+  EXPECT_TRUE(j["success_latency"].contains("p999_ms"));
 }
 
 TEST(Snapshot, JsonListsEveryErrorKindEvenAtZero) {

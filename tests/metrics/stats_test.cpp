@@ -75,6 +75,90 @@ TEST(RunStats, MergeSumsEveryWorkersCounters) {
   EXPECT_EQ(a.connections, 44u);
 }
 
+TEST(TaskStats, ATimeoutIsALatencySampleAtItsElapsedTime) {
+  TaskStats t;
+
+  t.record_failure(ErrorKind::Timeout, 30'000'000);
+
+  EXPECT_EQ(t.requests, 1u);
+  EXPECT_EQ(t.errors, 1u);
+  EXPECT_EQ(t.latency.count(), 1u);
+  EXPECT_EQ(t.latency.max_us(), 30'000'000u);
+  EXPECT_EQ(t.service.count(), 0u);  // the server never answered
+  EXPECT_EQ(t.success.count(), 0u);
+}
+
+TEST(TaskStats, FailuresBeforeAnyResponseCarryNoLatency) {
+  TaskStats t;
+
+  for (ErrorKind kind : {ErrorKind::Connect, ErrorKind::Reset, ErrorKind::Tls, ErrorKind::Protocol,
+                         ErrorKind::Interrupted}) {
+    t.record_failure(kind, 1'000);
+  }
+
+  EXPECT_EQ(t.requests, 5u);
+  EXPECT_EQ(t.errors, 5u);
+  EXPECT_EQ(t.latency.count(), 0u);
+}
+
+TEST(TaskStats, EveryResponseIsInLatencyAndOnlySuccessesInSuccess) {
+  TaskStats t;
+
+  t.record_ok(1'000, 900);
+  t.record_http_error(ErrorKind::Http5xx, 50'000, 49'000);
+
+  EXPECT_EQ(t.latency.count(), 2u);
+  EXPECT_EQ(t.service.count(), 2u);
+  EXPECT_EQ(t.success.count(), 1u);
+  EXPECT_EQ(t.success.max_us(), 1'000u);
+  EXPECT_EQ(t.errors_by_kind[static_cast<std::size_t>(ErrorKind::Http5xx)], 1u);
+}
+
+TEST(TaskStats, ACheckFailureCountsAgainstASuccessfulRequest) {
+  TaskStats t;
+  t.record_ok(1'000, 900);
+
+  t.record_check_failure();
+
+  EXPECT_EQ(t.requests, 1u);
+  EXPECT_EQ(t.errors, 1u);
+  EXPECT_EQ(t.errors_without_request, 0u);
+}
+
+TEST(TaskStats, ACheckFailureWithNoRequestLeftToBlameJoinsTheDenominator) {
+  TaskStats t;
+  t.record_error(ErrorKind::Connect);
+
+  t.record_check_failure();  // the task raised after its only call failed
+  t.record_check_failure();  // and once before any call
+
+  EXPECT_EQ(t.errors, 3u);
+  EXPECT_EQ(t.errors_without_request, 2u);
+  EXPECT_LE(t.errors, t.requests + t.errors_without_request);
+}
+
+TEST(RunStats, SubtractingAnEarlierCopyGivesTheIntervalAndKeepsTheGauges) {
+  RunStats cumulative(2);
+  cumulative.tasks[0].record_ok(3'000, 2'000);
+  cumulative.iterations = 1;
+  const RunStats earlier = cumulative;
+  cumulative.tasks[0].record_ok(1'000, 800);  // a new minimum: exact in the interval
+  cumulative.tasks[1].record_error(ErrorKind::Connect);
+  cumulative.iterations = 3;
+  cumulative.dropped = 2;
+  cumulative.in_flight = 7;
+
+  cumulative.subtract(earlier);
+
+  EXPECT_EQ(cumulative.tasks[0].requests, 1u);
+  EXPECT_EQ(cumulative.tasks[0].latency.count(), 1u);
+  EXPECT_EQ(cumulative.tasks[0].latency.min_us(), 1'000u);
+  EXPECT_EQ(cumulative.tasks[1].errors, 1u);
+  EXPECT_EQ(cumulative.iterations, 2u);
+  EXPECT_EQ(cumulative.dropped, 2u);
+  EXPECT_EQ(cumulative.in_flight, 7u);
+}
+
 TEST(RunStats, TotalMergesEveryTask) {
   RunStats stats(2);
   stats.tasks[0].record_ok(100, 50);

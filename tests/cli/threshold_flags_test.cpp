@@ -5,80 +5,6 @@
 namespace lp::cli {
 namespace {
 
-metrics::Snapshot snapshot_with(double p99_ms, std::uint64_t requests, std::uint64_t errors) {
-  metrics::Snapshot s;
-  s.latency.p50_ms = 1.0;
-  s.latency.p95_ms = 3.0;
-  s.latency.p99_ms = p99_ms;
-  s.latency.max_ms = 9.0;
-  s.requests_total = requests;
-  s.errors_total = errors;
-  return s;
-}
-
-TEST(EvaluateThresholds, ReportsOnlyTheLimitsThatAreSetInKeyOrder) {
-  core::Thresholds t;
-  t.error_rate = 1.0;
-  t.p95_ms = 10.0;
-
-  auto results = evaluate_thresholds(t, snapshot_with(5.0, 100, 0));
-
-  ASSERT_EQ(results.size(), 2u);
-  EXPECT_EQ(results[0].key, "p95_ms");
-  EXPECT_EQ(results[1].key, "error_rate");
-}
-
-TEST(EvaluateThresholds, PassesWhenActualIsBelowOrAtTheLimit) {
-  core::Thresholds t;
-  t.p99_ms = 5.0;
-  t.max_ms = 10.0;
-
-  auto results = evaluate_thresholds(t, snapshot_with(5.0, 100, 0));
-
-  EXPECT_EQ(results[0], (ThresholdResult{"p99_ms", 5.0, 5.0, true}));
-  EXPECT_EQ(results[1], (ThresholdResult{"max_ms", 10.0, 9.0, true}));
-  EXPECT_TRUE(all_passed(results));
-}
-
-TEST(EvaluateThresholds, FailsWhenActualExceedsTheLimit) {
-  core::Thresholds t;
-  t.p50_ms = 0.5;
-  t.p99_ms = 4.0;
-
-  auto results = evaluate_thresholds(t, snapshot_with(5.0, 100, 0));
-
-  EXPECT_FALSE(results[0].passed);
-  EXPECT_FALSE(results[1].passed);
-  EXPECT_EQ(failed_count(results), 2u);
-  EXPECT_FALSE(all_passed(results));
-}
-
-TEST(EvaluateThresholds, ErrorRateIsAPercentOfRequests) {
-  core::Thresholds t;
-  t.error_rate = 1.0;
-
-  auto results = evaluate_thresholds(t, snapshot_with(5.0, 200, 3));
-
-  EXPECT_DOUBLE_EQ(results[0].actual, 1.5);
-  EXPECT_FALSE(results[0].passed);
-}
-
-TEST(EvaluateThresholds, ZeroRequestsMeansZeroErrorRate) {
-  core::Thresholds t;
-  t.error_rate = 0.0;
-
-  auto results = evaluate_thresholds(t, snapshot_with(0.0, 0, 0));
-
-  EXPECT_EQ(results[0], (ThresholdResult{"error_rate", 0.0, 0.0, true}));
-}
-
-TEST(EvaluateThresholds, NoThresholdsGiveNoResultsAndPass) {
-  auto results = evaluate_thresholds(core::Thresholds{}, snapshot_with(5.0, 10, 10));
-
-  EXPECT_TRUE(results.empty());
-  EXPECT_TRUE(all_passed(results));
-}
-
 TEST(ApplyThresholdOverrides, SetsEachKeyAndKeepsTheOthers) {
   core::Thresholds base;
   base.p50_ms = 100;
@@ -115,8 +41,8 @@ TEST(ApplyThresholdOverrides, UnknownKeyNamesTheItemAndTheValidKeys) {
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error().code, ErrorCode::Invalid);
   EXPECT_EQ(result.error().message,
-            "--threshold 'p99=5': unknown key 'p99' (use p50_ms, p95_ms, p99_ms, max_ms or "
-            "error_rate)");
+            "--threshold 'p99=5': unknown key 'p99' (use p50_ms, p95_ms, p99_ms, max_ms, "
+            "error_rate or dropped_rate)");
   EXPECT_FALSE(result.error().hint.empty());
 }
 
@@ -161,6 +87,16 @@ TEST(ApplyThresholdOverrides, NoItemsReturnsTheBaseUnchanged) {
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result->error_rate, 2.0);
   EXPECT_FALSE(result->p99_ms.has_value());
+}
+
+TEST(ApplyThresholdOverrides, DroppedRateIsAPercentLikeErrorRate) {
+  auto ok = apply_threshold_overrides({}, {"dropped_rate=5%"});
+  auto bad = apply_threshold_overrides({}, {"dropped_rate=101"});
+
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->dropped_rate, 5.0);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message, "--threshold 'dropped_rate=101': dropped_rate is a percent from 0 to 100");
 }
 
 }  // namespace
