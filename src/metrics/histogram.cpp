@@ -138,7 +138,7 @@ std::vector<std::pair<std::uint32_t, std::uint64_t>> Histogram::sparse() const {
 
 bool Histogram::add_sparse(const std::vector<std::pair<std::uint32_t, std::uint64_t>>& buckets,
                            std::uint64_t min_us, std::uint64_t max_us,
-                           std::uint64_t sum_us) noexcept {
+                           std::uint64_t sum_us, std::uint64_t saturated) noexcept {
   bool all_in_range = true;
   std::uint64_t added = 0;
   for (const auto& [bucket, n] : buckets) {
@@ -155,6 +155,7 @@ bool Histogram::add_sparse(const std::vector<std::pair<std::uint32_t, std::uint6
     min_ = std::min(min_, std::min(min_us, kMaxValueUs));
     max_ = std::max(max_, std::min(max_us, kMaxValueUs));
     sum_ += sum_us;
+    saturated_ += std::min(saturated, added);
   }
   return all_in_range;
 }

@@ -57,10 +57,12 @@ class Histogram {
   /// Non-empty buckets as (bucket index, count), ascending: the wire form
   /// `[[bucket, count], ...]`. min/max/sum travel separately (see from_sparse).
   std::vector<std::pair<std::uint32_t, std::uint64_t>> sparse() const;
-  /// Rebuilds a histogram from sparse() plus the exact min/max/sum. Out-of-range bucket
-  /// indices are ignored and reported by returning false.
+  /// Rebuilds a histogram from sparse() plus the exact min/max/sum (and saturated(),
+  /// which the sparse form cannot tell). Out-of-range bucket indices are ignored and
+  /// reported by returning false.
   bool add_sparse(const std::vector<std::pair<std::uint32_t, std::uint64_t>>& buckets,
-                  std::uint64_t min_us, std::uint64_t max_us, std::uint64_t sum_us) noexcept;
+                  std::uint64_t min_us, std::uint64_t max_us, std::uint64_t sum_us,
+                  std::uint64_t saturated = 0) noexcept;
 
   /// Index of the bucket holding `value_us`; values above kMaxValueUs map to the last.
   static std::size_t bucket_of(std::uint64_t value_us) noexcept;
