@@ -19,8 +19,8 @@ Clock::time_point at(Clock::time_point start, double secs) noexcept {
 
 }  // namespace
 
-Pacer::Pacer(const core::Profile& profile, std::uint64_t residue, std::uint64_t stride)
-    : schedule_(profile, residue, stride) {}
+Pacer::Pacer(const core::Profile& profile, std::uint64_t residue, std::uint64_t stride, std::uint64_t from_index)
+    : schedule_(profile, residue, stride, from_index) {}
 
 void Pacer::start_at(Clock::time_point start) noexcept {
   start_ = start;
@@ -32,7 +32,8 @@ void Pacer::start_at(Clock::time_point start) noexcept {
 double Pacer::secs_at(Clock::time_point t) const noexcept { return duration<double>(t - start_).count(); }
 
 void Pacer::update_due() noexcept {
-  next_due_ = started_ && !closed_ ? at(start_, schedule_.next_due()) : Clock::time_point::max();
+  const double secs = schedule_.next_due();
+  next_due_ = started_ && !closed_ && secs < lease_secs_ ? at(start_, secs) : Clock::time_point::max();
 }
 
 Clock::time_point Pacer::take(Clock::time_point now) noexcept {
@@ -71,6 +72,31 @@ std::uint64_t Pacer::close(Clock::time_point now) noexcept {
   dropped_ += n;
   update_due();
   return n;
+}
+
+}  // namespace lp::engine
+
+namespace lp::engine {
+
+void Pacer::set_lease(double until_secs) noexcept {
+  if (!(until_secs > lease_secs_) && std::isfinite(lease_secs_)) return;
+  if (std::isnan(until_secs)) return;
+  lease_secs_ = until_secs;
+  update_due();
+}
+
+std::uint64_t Pacer::expire_lease() noexcept {
+  if (closed_) return 0;
+  std::uint64_t n = schedule_.drop_due_before_exact(lease_secs_);
+  closed_ = true;
+  dropped_ += n;
+  update_due();
+  return n;
+}
+
+void Pacer::limit_to(std::uint64_t end_index) noexcept {
+  schedule_.limit_to(end_index);
+  update_due();
 }
 
 }  // namespace lp::engine

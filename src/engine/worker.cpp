@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <ctime>
 
 #include "core/check.hpp"
@@ -26,6 +27,8 @@ constexpr std::uint64_t kWakeTag = UINT64_MAX;
 constexpr nanoseconds kTimeoutScanEvery = std::chrono::milliseconds(10);
 constexpr nanoseconds kMaxSleep = std::chrono::milliseconds(250);
 
+nanoseconds secs(double s) { return duration_cast<nanoseconds>(std::chrono::duration<double>(s)); }
+
 std::uint64_t us_between(Clock::time_point from, Clock::time_point to) {
   auto d = duration_cast<microseconds>(to - from).count();
   return d > 0 ? static_cast<std::uint64_t>(d) : 0;
@@ -35,9 +38,9 @@ std::uint64_t us_between(Clock::time_point from, Clock::time_point to) {
 
 Worker::Worker(const CompiledPlan& plan, WorkerConfig config, TimeSource time)
     : plan_(plan),
-      config_(config),
+      config_(std::move(config)),
       time_(time),
-      pacer_(plan.profile, config.residue, config.stride),
+      lease_secs_(config_.lease_secs),
       picker_(plan.weights),
       timeout_(std::chrono::milliseconds(plan.plan.settings.timeout_ms)),
       recv_buf_(new char[kRecvBufferSize]),
@@ -57,6 +60,10 @@ Worker::Worker(const CompiledPlan& plan, WorkerConfig config, TimeSource time)
   conns_.reserve(max_slots);
   iters_.reserve(max_slots);
   for (auto& f : free_) f.reserve(config_.max_connections);
+  if (config_.slot_count == 0) config_.slot_count = 1;
+  if (config_.thread_count == 0) config_.thread_count = 1;
+  lanes_.reserve(std::max<std::size_t>(4, config_.slots.size()));
+  for (const SlotStart& s : config_.slots) add_lane(s.slot, s.from_index, Clock::time_point::min());
 }
 
 Worker::~Worker() {
@@ -85,10 +92,163 @@ void Worker::merge_published(metrics::RunStats& into) const {
   into.merge(published_);
 }
 
+void Worker::post(const Command& command) {
+  {
+    std::lock_guard lock(commands_mu_);
+    commands_.push_back(command);
+    has_commands_.store(true, std::memory_order_release);
+  }
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+void Worker::adopt(std::uint32_t slot, std::uint64_t from_index) {
+  post({Command::Kind::Adopt, slot, from_index, 0, 0});
+}
+
+void Worker::set_lease(double until_secs) { post({Command::Kind::Lease, 0, 0, until_secs, 0}); }
+
+void Worker::cap(std::uint32_t slot, std::uint64_t end_index) { post({Command::Kind::Cap, slot, end_index, 0, 0}); }
+
+std::uint64_t Worker::request_freeze(std::uint32_t slot) {
+  std::uint64_t ticket = 0;
+  {
+    std::lock_guard lock(commands_mu_);
+    ticket = ++next_ticket_;
+  }
+  post({Command::Kind::Freeze, slot, 0, 0, ticket});
+  return ticket;
+}
+
+Worker::FreezeAnswer Worker::freeze_answer(std::uint64_t ticket) const {
+  std::lock_guard lock(commands_mu_);
+  if (freeze_answered_ < ticket) return {};
+  return {true, freeze_answer_};
+}
+
+std::optional<std::uint64_t> Worker::freeze(std::uint32_t slot, std::chrono::milliseconds timeout) {
+  const std::uint64_t ticket = request_freeze(slot);
+  std::unique_lock lock(commands_mu_);
+  const bool answered = commands_cv_.wait_for(lock, timeout, [&] { return freeze_answered_ >= ticket || finished(); });
+  if (answered && freeze_answered_ >= ticket) return freeze_answer_;
+  lock.unlock();
+  if (!finished()) return std::nullopt;
+  // A finished worker fires nothing any more: its lanes' last positions are the answer.
+  std::optional<std::uint64_t> last;
+  for (const LaneProgress& p : published_lanes()) {
+    if (p.slot == slot) last = std::max(last.value_or(0), p.next_index);
+  }
+  return last;
+}
+
+std::vector<LaneProgress> Worker::published_lanes() const {
+  std::lock_guard lock(published_mu_);
+  return published_lanes_;
+}
+
+std::optional<Clock::time_point> Worker::began_at() const {
+  std::lock_guard lock(published_mu_);
+  return published_began_;
+}
+
+void Worker::add_lane(std::uint32_t slot, std::uint64_t from_index, Clock::time_point now) {
+  for (Lane& old : lanes_) {
+    if (old.slot == slot && old.pacer.finished()) old.superseded = true;
+  }
+  const std::uint64_t slots = config_.slot_count;
+  const std::uint64_t residue = slot + slots * config_.thread_index;
+  Lane& lane = lanes_.emplace_back(Lane{slot, Pacer(plan_.profile, residue, slots * config_.thread_count, from_index)});
+  lane.pacer.set_lease(lease_secs_);
+  if (started_) {
+    lane.pacer.start_at(start_);
+    if (phase_ != Phase::Sending || lease_over_) {
+      lane.pacer.close(now);  // too late: the run is no longer sending
+    } else {
+      lane.pacer.shed(now);   // adopted late: what waited past the lag bound is dropped now
+    }
+  }
+}
+
+void Worker::apply_commands(Clock::time_point now) {
+  std::vector<Command> todo;
+  {
+    std::lock_guard lock(commands_mu_);
+    todo.swap(commands_);
+    has_commands_.store(false, std::memory_order_relaxed);
+  }
+  for (const Command& c : todo) {
+    switch (c.kind) {
+      case Command::Kind::Adopt:
+        add_lane(c.slot, c.index, now);
+        break;
+      case Command::Kind::Lease:
+        // Never backwards: a stale renewal arriving late cannot shorten nor extend
+        // anything. A newer one after an expiry covers slots adopted from now on; the
+        // lanes the expiry closed stay closed (others may fire them by now).
+        if (c.secs > lease_secs_ || !std::isfinite(lease_secs_)) {
+          lease_secs_ = c.secs;
+          if (started_) lease_end_ = std::isfinite(lease_secs_) ? start_ + secs(lease_secs_) : Clock::time_point::max();
+          for (Lane& lane : lanes_) lane.pacer.set_lease(lease_secs_);
+          lease_over_ = false;
+          lease_expired_.store(false, std::memory_order_release);
+        }
+        break;
+      case Command::Kind::Freeze: {
+        std::optional<std::uint64_t> next;
+        for (Lane& lane : lanes_) {
+          if (lane.slot != c.slot || lane.superseded) continue;
+          lane.frozen = true;
+          next = std::max(next.value_or(0), lane.pacer.next_index());
+        }
+        std::lock_guard lock(commands_mu_);
+        freeze_answered_ = std::max(freeze_answered_, c.ticket);
+        freeze_answer_ = next;
+        commands_cv_.notify_all();
+        break;
+      }
+      case Command::Kind::Cap:
+        for (Lane& lane : lanes_) {
+          if (lane.slot != c.slot) continue;
+          lane.pacer.limit_to(c.index);
+          lane.frozen = false;
+        }
+        break;
+    }
+  }
+}
+
+void Worker::expire_lease(Clock::time_point now) noexcept {
+  // Exactly what the lease covered was ours: the rest of each lane belongs to whoever
+  // adopts the slot from the lease's index, so it is neither sent nor counted here.
+  for (Lane& lane : lanes_) lane.pacer.expire_lease();
+  lease_over_ = true;
+  lease_expired_.store(true, std::memory_order_release);
+  lease_end_ = Clock::time_point::max();
+}
+
+void Worker::close_lanes(Clock::time_point now) noexcept {
+  for (Lane& lane : lanes_) lane.pacer.close(now);
+}
+
+Worker::Lane* Worker::next_due_lane(Clock::time_point now) noexcept {
+  Lane* best = nullptr;
+  for (Lane& lane : lanes_) {
+    if (lane.frozen || !lane.pacer.due(now)) continue;
+    if (best == nullptr || lane.pacer.next_due() < best->pacer.next_due()) best = &lane;
+  }
+  return best;
+}
+
 void Worker::sync_counters() noexcept {
-  stats_.iterations = pacer_.sent();
-  stats_.late = pacer_.late();
-  stats_.dropped = pacer_.dropped() + chain_dropped_;
+  std::uint64_t sent = 0, late = 0, dropped = 0;
+  for (const Lane& lane : lanes_) {
+    sent += lane.pacer.sent();
+    late += lane.pacer.late();
+    dropped += lane.pacer.dropped();
+  }
+  stats_.iterations = sent;
+  stats_.late = late;
+  stats_.dropped = dropped + chain_dropped_;
 }
 
 const metrics::RunStats& Worker::stats() noexcept {
@@ -110,8 +270,17 @@ void Worker::publish() {
   {
     std::lock_guard lock(published_mu_);
     published_ = stats_;
+    publish_lanes();
   }
   published_epoch_.store(want, std::memory_order_release);
+}
+
+void Worker::publish_lanes() {
+  published_lanes_.clear();
+  for (const Lane& lane : lanes_) {
+    if (!lane.superseded) published_lanes_.push_back({lane.slot, lane.pacer.next_index(), lane.pacer.finished()});
+  }
+  published_began_ = began_;
 }
 
 void Worker::handle_wakeup() {
@@ -128,20 +297,28 @@ void Worker::run(Clock::time_point start) {
 }
 
 void Worker::begin(Clock::time_point start) {
-  pacer_.start_at(start);
+  start_ = start;
+  started_ = true;
+  for (Lane& lane : lanes_) lane.pacer.start_at(start);
+  end_ = start + secs(plan_.profile.total_secs());  // as Pacer::end()
+  if (std::isfinite(lease_secs_)) lease_end_ = start + secs(lease_secs_);
   now_ = start;
   phase_ = Phase::Sending;
 }
 
 Worker::Phase Worker::turn(Clock::time_point now) noexcept {
   now_ = now;
+  if (has_commands_.load(std::memory_order_acquire)) apply_commands(now);
   apply_stop(now);
   if (phase_ == Phase::Sending) {
+    // Checked before sending: a worker that wakes long after its lease ran out (the
+    // process was stopped) sends nothing of what the lease no longer covers.
+    if (now >= lease_end_) expire_lease(now);
     dispatch(now);
     // The run lasts the whole profile even when its last iteration came early (0.5 rps
     // over 4 s fires at 0 s and 2 s): the elapsed time and rates then mean what they say.
-    if (now >= pacer_.end()) {
-      pacer_.close(now);  // due before the end and never sent: dropped
+    if (now >= end_) {
+      close_lanes(now);  // due before the end and never sent: dropped
       phase_ = Phase::Draining;
     }
   }
@@ -159,7 +336,7 @@ void Worker::apply_stop(Clock::time_point now) noexcept {
   const int level = stop_level_.load(std::memory_order_acquire);
   if (level == 0 || phase_ == Phase::Done) return;
   if (phase_ != Phase::Interrupting) {
-    if (phase_ == Phase::Sending) pacer_.close(now);  // due by now and unsent: dropped
+    if (phase_ == Phase::Sending) close_lanes(now);  // due by now and unsent: dropped
     phase_ = Phase::Interrupting;
     stopping_ = true;
     grace_end_ = now + config_.grace;
@@ -171,8 +348,12 @@ Clock::time_point Worker::wake_at(Clock::time_point now) const noexcept {
   Clock::time_point until = now + kMaxSleep;
   if (in_flight_ > 0) until = std::min(until, next_timeout_scan_);
   if (phase_ == Phase::Sending) {
-    until = std::min(until, pacer_.end());
-    if (!starved_) until = std::min(until, pacer_.next_due());  // starved: a response frees a connection
+    until = std::min({until, end_, lease_end_});
+    if (!starved_) {  // starved: a response frees a connection
+      for (const Lane& lane : lanes_) {
+        if (!lane.frozen) until = std::min(until, lane.pacer.next_due());
+      }
+    }
   } else if (phase_ == Phase::Interrupting) {
     until = std::min(until, grace_end_);
   }
@@ -205,9 +386,14 @@ void Worker::end() {
   {
     std::lock_guard lock(published_mu_);
     published_ = stats_;
+    publish_lanes();
   }
   published_epoch_.store(publish_requested_.load(std::memory_order_acquire), std::memory_order_release);
-  finished_.store(true, std::memory_order_release);
+  {
+    std::lock_guard lock(commands_mu_);  // a freeze() waiting on this worker sees it finish
+    finished_.store(true, std::memory_order_release);
+  }
+  commands_cv_.notify_all();
 }
 
 void Worker::dispatch(Clock::time_point now) noexcept {
@@ -215,21 +401,29 @@ void Worker::dispatch(Clock::time_point now) noexcept {
   in_dispatch_ = true;
   starved_ = false;
   const std::size_t users = plan_.vuser_count();
-  while (pacer_.due(now)) {
+  const std::uint64_t slots = config_.slot_count;
+  while (Lane* lane = next_due_lane(now)) {
     if (next_task_ == SIZE_MAX) next_task_ = picker_.next();
-    const Variant& v = plan_.variants[next_task_][pacer_.next_index() % users];
+    // Users rotate along the slot's own sequence (k / S), so an agent's slot walks
+    // through every user of its slice even when S and the slice size share a factor.
+    const Variant& v = plan_.variants[next_task_][(lane->pacer.next_index() / slots) % users];
     http::Connection* conn = acquire(v.calls.front().endpoint);
     if (!conn) {
       // Every connection is busy. Due iterations wait with their due times (the wait
       // shows in their latency), within the Pacer's lag bound; older ones are dropped.
-      pacer_.shed(now);
-      starved_ = pacer_.due(now);
+      starved_ = false;
+      for (Lane& l : lanes_) {
+        if (l.frozen) continue;
+        l.pacer.shed(now);
+        starved_ = starved_ || l.pacer.due(now);
+      }
       break;
     }
     Iteration it;
     it.variant = &v;
     it.task = static_cast<std::uint32_t>(next_task_);
-    it.intended = pacer_.take(now);
+    if (!began_) began_ = start_ + (now - lane->pacer.next_due());  // the start, moved by the first send's lateness
+    it.intended = lane->pacer.take(now);
     next_task_ = SIZE_MAX;
     launch(*conn, it, now);
   }

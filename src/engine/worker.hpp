@@ -6,14 +6,24 @@
 // The loop is run(): turn() at the current time, then poll() for socket events until
 // wake_at(). Tests drive the same three steps by hand with a FakeClock (TimeSource), so
 // drops, lateness, the drain and a stop are checked without sleeping.
+//
+// What it fires: its lanes. The run's iteration sequence is cut into `slot_count` slots
+// by residue (slot j owns k ≡ j mod S); thread t of T fires, of each slot j it holds,
+// the k ≡ j + S·t (mod S·T) — a lane. A local run is one slot; an agent starts with its
+// slot and may adopt others (from an exact index) or hand one over (release). Control
+// commands arrive from other threads through a small locked queue that the loop looks
+// at only when a flag says something is there.
 
 #include <sys/epoll.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "engine/clock.hpp"
@@ -25,9 +35,27 @@
 
 namespace lp::engine {
 
+/// A slot held from a given index on.
+struct SlotStart {
+  std::uint32_t slot = 0;
+  std::uint64_t from_index = 0;  ///< first global index of the slot to fire (≡ slot mod slot_count or not)
+};
+
+/// Where a lane of a slot has got to (see metrics::SlotProgress).
+struct LaneProgress {
+  std::uint32_t slot = 0;
+  std::uint64_t next_index = 0;  ///< first index not fired nor dropped; once closed, the first never fired
+  bool closed = false;           ///< gives up the rest: lease expired, handed over, or the run is over
+};
+
 struct WorkerConfig {
-  std::uint64_t residue = 0;  ///< this worker's share of the global iteration sequence
-  std::uint64_t stride = 1;
+  std::uint32_t slot_count = 1;    ///< S: slots the run's sequence is cut into
+  std::uint32_t thread_index = 0;  ///< t: this worker among its run's threads
+  std::uint32_t thread_count = 1;  ///< T
+  std::vector<SlotStart> slots = {SlotStart{}};  ///< held from the start
+  /// Seconds after the start until which iterations may be fired (the agent's lease);
+  /// infinity: no lease (a local run).
+  double lease_secs = std::numeric_limits<double>::infinity();
   std::uint32_t max_connections = 64;  ///< per endpoint, opened on demand
   /// After a stop, requests in flight get this long to finish; then they are cut off
   /// and counted as `interrupted`.
@@ -79,6 +107,36 @@ class Worker final : public http::ConnectionObserver {
   /// Thread-safe: stop sending; in-flight requests get `grace` to finish (`now`: none).
   /// Calling it again with now = true cuts the grace short.
   void request_stop(bool now = false) noexcept;
+
+  /// Thread-safe, applied at the loop's next turn: fire slot `slot` from `from_index`
+  /// on. Iterations of it already due more than Pacer::kMaxLag ago are dropped at once
+  /// (counted); the rest of the backlog is sent as connections allow.
+  void adopt(std::uint32_t slot, std::uint64_t from_index);
+  /// Thread-safe, applied at the next turn: the lease (seconds after the start). A
+  /// lease never moves back; once one has expired, lanes it closed stay closed.
+  void set_lease(double until_secs);
+  /// Thread-safe, blocking (bounded by `timeout`): stops firing `slot` and returns the
+  /// first index of it not yet taken (the largest over its lanes); the lanes stay held
+  /// until cap(). nullopt when this worker holds no lane of the slot or did not answer.
+  std::optional<std::uint64_t> freeze(std::uint32_t slot, std::chrono::milliseconds timeout);
+  /// freeze() in two steps, for a loop driven by hand: the request (applied at the next
+  /// turn) returns a ticket, and the answer is there once that turn ran.
+  struct FreezeAnswer {
+    bool answered = false;
+    std::optional<std::uint64_t> next_index;  ///< nullopt: no lane of the slot here
+  };
+  std::uint64_t request_freeze(std::uint32_t slot);
+  FreezeAnswer freeze_answer(std::uint64_t ticket) const;
+  /// Thread-safe: after freeze(), fire `slot` only below `end_index` (each at its due
+  /// time) and resume.
+  void cap(std::uint32_t slot, std::uint64_t end_index);
+  /// Thread-safe: the lanes' progress at the last published copy.
+  std::vector<LaneProgress> published_lanes() const;
+  /// Thread-safe: when the worker sent its first iteration, minus that iteration's
+  /// offset from the start: the moment its schedule actually began. nullopt before.
+  std::optional<Clock::time_point> began_at() const;
+  /// Thread-safe: the lease expired (at the last publish).
+  bool lease_expired() const noexcept { return lease_expired_.load(std::memory_order_acquire); }
   /// Thread-safe: ask for a copy of the stats tagged `epoch`; see published().
   void request_publish(std::uint64_t epoch) noexcept;
   /// Thread-safe: the epoch of the last published copy.
@@ -96,9 +154,31 @@ class Worker final : public http::ConnectionObserver {
     Clock::time_point intended; ///< due time of the call (latency is measured from it)
   };
 
+  struct Lane {
+    std::uint32_t slot = 0;
+    Pacer pacer;
+    bool frozen = false;      ///< held by freeze() until cap()
+    bool superseded = false;  ///< finished, and the slot was adopted again since: not reported
+  };
+
+  struct Command {
+    enum class Kind : std::uint8_t { Adopt, Lease, Freeze, Cap };
+    Kind kind = Kind::Lease;
+    std::uint32_t slot = 0;
+    std::uint64_t index = 0;
+    double secs = 0;
+    std::uint64_t ticket = 0;  ///< Freeze: answered in freeze_answer_
+  };
+
   void on_response(http::Connection& conn, const http::ResponseParser& response) noexcept override;
   void on_failure(http::Connection& conn, http::Failure failure, bool retryable) noexcept override;
 
+  void post(const Command& command);
+  void apply_commands(Clock::time_point now);
+  void add_lane(std::uint32_t slot, std::uint64_t from_index, Clock::time_point now);
+  void expire_lease(Clock::time_point now) noexcept;
+  void close_lanes(Clock::time_point now) noexcept;
+  Lane* next_due_lane(Clock::time_point now) noexcept;
   void apply_stop(Clock::time_point now) noexcept;
   void dispatch(Clock::time_point now) noexcept;
   http::Connection* acquire(std::uint32_t endpoint) noexcept;
@@ -109,12 +189,20 @@ class Worker final : public http::ConnectionObserver {
   void cut_off() noexcept;
   void sync_counters() noexcept;
   void publish();
+  void publish_lanes();  ///< under published_mu_
   void handle_wakeup();
 
   const CompiledPlan& plan_;
   WorkerConfig config_;
   TimeSource time_;
-  Pacer pacer_;
+  std::vector<Lane> lanes_;  ///< one per slot held (usually one); never shrinks during a run
+  Clock::time_point start_{};
+  bool started_ = false;
+  Clock::time_point end_ = Clock::time_point::max();        ///< the profile's end
+  Clock::time_point lease_end_ = Clock::time_point::max();  ///< start + lease
+  double lease_secs_;
+  bool lease_over_ = false;                                 ///< the lease expired: lanes closed
+  std::optional<Clock::time_point> began_;                  ///< see began_at()
   TaskPicker picker_;
   std::chrono::nanoseconds timeout_;
 
@@ -145,6 +233,17 @@ class Worker final : public http::ConnectionObserver {
   std::atomic<bool> finished_{false};
   mutable std::mutex published_mu_;
   metrics::RunStats published_;
+  std::vector<LaneProgress> published_lanes_;
+  std::optional<Clock::time_point> published_began_;
+  std::atomic<bool> lease_expired_{false};
+
+  std::atomic<bool> has_commands_{false};
+  mutable std::mutex commands_mu_;
+  std::condition_variable commands_cv_;
+  std::vector<Command> commands_;
+  std::uint64_t next_ticket_ = 0;                   ///< under commands_mu_
+  std::uint64_t freeze_answered_ = 0;               ///< ticket of the last Freeze applied
+  std::optional<std::uint64_t> freeze_answer_;      ///< its next index
 };
 
 }  // namespace lp::engine

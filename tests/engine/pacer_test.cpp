@@ -139,3 +139,77 @@ TEST(Pacer, SharesSplitTheSequenceSoTheTotalIsExact) {
 
 }  // namespace
 }  // namespace lp::engine
+
+namespace lp::engine {
+namespace {
+
+using namespace std::chrono_literals;
+using core::Mode;
+using core::Profile;
+
+TEST(PacerLease, IterationsAtOrAfterTheLeaseAreNotDue) {
+  FakeClock clock;
+  Profile profile(Mode::Constant, 100, 10, 0, 1);
+  Pacer pacer(profile, 0, 1);
+  pacer.set_lease(0.05);
+  pacer.start_at(clock.now());
+
+  clock.advance(1s);
+  std::uint64_t sent = 0;
+  while (pacer.due(clock.now())) {
+    pacer.take(clock.now());
+    ++sent;
+  }
+
+  EXPECT_EQ(sent, 5u);  // 0, 10, 20, 30, 40 ms; 50 ms is the lease's end
+  EXPECT_EQ(pacer.next_due(), Clock::time_point::max());
+  EXPECT_FALSE(pacer.finished());  // held, not over: a renewal would let it go on
+}
+
+TEST(PacerLease, ALeaseNeverMovesBack) {
+  FakeClock clock;
+  Profile profile(Mode::Constant, 100, 10, 0, 1);
+  Pacer pacer(profile, 0, 1);
+  pacer.set_lease(2.0);
+
+  pacer.set_lease(1.0);
+
+  EXPECT_EQ(pacer.lease(), 2.0);
+}
+
+TEST(PacerLease, ExpiryDropsWhatTheLeaseCoveredAndStopsAtItsIndex) {
+  FakeClock clock;
+  Profile profile(Mode::Constant, 100, 10, 0, 1);
+  Pacer pacer(profile, 1, 2);  // 1, 3, 5, ...
+  pacer.set_lease(0.105);
+  pacer.start_at(clock.now());
+  pacer.take(clock.now() + 10ms);
+
+  EXPECT_EQ(pacer.expire_lease(), 4u);  // 3, 5, 7, 9 (due 30 .. 90 ms)
+
+  EXPECT_TRUE(pacer.finished());
+  EXPECT_EQ(pacer.next_index(), 11u);
+  EXPECT_EQ(pacer.dropped(), 4u);
+  EXPECT_FALSE(pacer.due(clock.now() + 1h));
+}
+
+TEST(PacerLease, ALimitKeepsWhatIsBelowIt) {
+  FakeClock clock;
+  Profile profile(Mode::Constant, 100, 10, 0, 1);
+  Pacer pacer(profile, 0, 1);
+  pacer.start_at(clock.now());
+  pacer.limit_to(3);
+
+  clock.advance(1s);
+  std::uint64_t sent = 0;
+  while (pacer.due(clock.now())) {
+    pacer.take(clock.now());
+    ++sent;
+  }
+
+  EXPECT_EQ(sent, 3u);
+  EXPECT_TRUE(pacer.finished());
+}
+
+}  // namespace
+}  // namespace lp::engine

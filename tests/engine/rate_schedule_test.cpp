@@ -92,3 +92,47 @@ TEST(RateSchedule, RampStartsSlowly) {
   EXPECT_EQ(first_second, 5u);  // ∫0^1 10·t dt = 5
   EXPECT_EQ(s.count(), 1500u);  // 500 ramping + 1000 steady
 }
+
+TEST(RateSchedule, AShareStartedAtAnIndexFiresFromTheFirstOfItsOwnAtOrAfterIt) {
+  Profile p(Mode::Constant, 10, 10, 0, 1);  // k due at k / 10 s
+
+  RateSchedule s(p, 1, 4, /*from_index=*/22);  // 1, 5, 9, ..., 21, 25, ...
+
+  EXPECT_EQ(s.next_index(), 25u);
+  EXPECT_DOUBLE_EQ(s.next_due(), 2.5);
+  EXPECT_EQ(s.count(), 19u);  // 25, 29, ..., 97
+}
+
+TEST(RateSchedule, ALimitGivesUpEveryIndexFromItOn) {
+  Profile p(Mode::Constant, 10, 10, 0, 1);
+  RateSchedule s(p, 0, 2);
+
+  s.limit_to(7);
+
+  EXPECT_EQ(fire_until(s, 100), 4u);  // 0, 2, 4, 6
+  EXPECT_TRUE(s.exhausted());
+  EXPECT_EQ(s.next_index(), 8u);
+}
+
+TEST(RateSchedule, TheFirstIndexDueAtOrAfterATimeIsExactOnARamp) {
+  Profile p(Mode::Ramp, 37, 20, 10, 1);  // irrational-ish due times on the ramp
+
+  for (double t : {0.0, 0.3, 2.71, 9.99, 10.0, 10.013, 19.5}) {
+    for (std::uint64_t stride : {1u, 3u}) {
+      const std::uint64_t k = lp::engine::first_index_due_at_or_after(p, t, 2, stride);
+
+      EXPECT_GE(p.time_of(static_cast<double>(k)), t) << t;
+      if (k >= 2 + stride) EXPECT_LT(p.time_of(static_cast<double>(k - stride)), t) << t;
+      EXPECT_EQ((k - 2) % stride, 0u);
+    }
+  }
+}
+
+TEST(RateSchedule, DroppingBeforeATimeExactlyLeavesTheFirstIndexDueAtOrAfterIt) {
+  Profile p(Mode::Ramp, 37, 20, 10, 1);
+  RateSchedule s(p, 1, 2);
+
+  s.drop_due_before_exact(7.77);
+
+  EXPECT_EQ(s.next_index(), lp::engine::first_index_due_at_or_after(p, 7.77, 1, 2));
+}
