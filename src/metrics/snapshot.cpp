@@ -194,6 +194,19 @@ std::string Snapshot::to_json() const {
     task_list.push_back(std::move(task));
   }
   j["tasks"] = std::move(task_list);
+  if (!agents.empty()) {
+    Json agent_list = Json::array();
+    for (const AgentSnapshot& a : agents) {
+      Json agent = Json::object();
+      agent["id"] = a.id;
+      agent["state"] = a.state;
+      agent["requests"] = a.requests;
+      agent["start_skew_ms"] = a.start_skew_ms ? Json(ms(*a.start_skew_ms)) : Json(nullptr);
+      agent_list.push_back(std::move(agent));
+    }
+    j["agents"] = std::move(agent_list);
+  }
+  if (start_skew_ms) j["start_skew_ms"] = ms(*start_skew_ms);
 
   // Task names come from user scripts: bad UTF-8 must not throw out of the metrics loop.
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -241,6 +254,21 @@ std::optional<Snapshot> parse_snapshot(std::string_view json_line) {
       read(t, "errors_without_request", task.errors_without_request);
       read(t, "latency", task.latency);
     }
+  }
+  if (const Json* agents = find(j, "agents"); agents != nullptr && agents->is_array()) {
+    for (const Json& a : *agents) {
+      if (!a.is_object()) continue;
+      AgentSnapshot& agent = snap.agents.emplace_back();
+      read(a, "id", agent.id);
+      read(a, "state", agent.state);
+      read(a, "requests", agent.requests);
+      if (const Json* skew = find(a, "start_skew_ms"); skew != nullptr && skew->is_number()) {
+        agent.start_skew_ms = skew->get<double>();
+      }
+    }
+  }
+  if (const Json* skew = find(j, "start_skew_ms"); skew != nullptr && skew->is_number()) {
+    snap.start_skew_ms = skew->get<double>();
   }
   return snap;
 }

@@ -52,6 +52,20 @@ struct IntervalSnapshot {
   friend bool operator==(const IntervalSnapshot&, const IntervalSnapshot&) = default;
 };
 
+/// One agent of a distributed run, as the coordinator sees it.
+struct AgentSnapshot {
+  std::string id;
+  /// waiting | running | suspect (silent, its slots handed over) | timed_out (silent
+  /// 15 s) | rejoined | done | lost (never sent its final)
+  std::string state;
+  std::uint64_t requests = 0;  ///< every instance of it (a restarted agent counts once per instance)
+  /// When it began its schedule, in the coordinator's clock, minus the earliest agent's
+  /// start; unset until it began.
+  std::optional<double> start_skew_ms;
+
+  friend bool operator==(const AgentSnapshot&, const AgentSnapshot&) = default;
+};
+
 struct Snapshot {
   double timestamp_secs = 0;   ///< unix time of the snapshot
   double elapsed_secs = 0;     ///< since the start of the load
@@ -75,6 +89,10 @@ struct Snapshot {
   std::uint64_t errors_without_request = 0;  ///< see TaskStats::errors_without_request
   std::uint64_t late = 0, dropped = 0, in_flight = 0, connections = 0;
   std::vector<TaskSnapshot> tasks;
+  /// Distributed runs only (empty, and left out of the JSON, otherwise).
+  std::vector<AgentSnapshot> agents;
+  /// Distributed runs only: the latest agent start minus the earliest, coordinator clock.
+  std::optional<double> start_skew_ms;
 
   /// errors / (requests + errors_without_request) in percent: never above 100.
   double error_rate() const noexcept { return percent(errors_total, requests_total + errors_without_request); }

@@ -227,3 +227,34 @@ TEST(ParseSnapshot, RejectsLinesThatAreNotAJsonObject) {
 
 }  // namespace
 }  // namespace lp::metrics
+
+namespace lp::metrics {
+namespace {
+
+TEST(Snapshot, ADistributedSnapshotCarriesItsAgentsAndStartSkewAndParsesBack) {
+  Snapshot s;
+  s.phase = "steady";
+  s.agents = {{"agent-0", "running", 1'200, 0.0}, {"agent-1", "timed_out", 310, 0.412}, {"agent-2", "waiting", 0, {}}};
+  s.start_skew_ms = 0.412;
+
+  const nlohmann::ordered_json j = nlohmann::ordered_json::parse(s.to_json());
+  const std::optional<Snapshot> parsed = parse_snapshot(s.to_json());
+
+  ASSERT_TRUE(j.contains("agents"));
+  EXPECT_EQ(j["agents"][1]["state"], "timed_out");
+  EXPECT_EQ(j["agents"][1]["requests"], 310);
+  EXPECT_TRUE(j["agents"][2]["start_skew_ms"].is_null());
+  EXPECT_EQ(j["start_skew_ms"], 0.412);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(*parsed, s);
+}
+
+TEST(Snapshot, ALocalSnapshotHasNoAgentKeys) {
+  const nlohmann::ordered_json j = nlohmann::ordered_json::parse(Snapshot{}.to_json());
+
+  EXPECT_FALSE(j.contains("agents"));
+  EXPECT_FALSE(j.contains("start_skew_ms"));
+}
+
+}  // namespace
+}  // namespace lp::metrics
