@@ -75,6 +75,12 @@ def wait_for(predicate, timeout: float, what: str, every: float = 0.05):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def snapshot_at(c, elapsed: float, timeout: float) -> dict:
+    """Waits for coordinator `c` to print a snapshot `elapsed` s or more into the run."""
+    return wait_for(lambda: next((s for s in c.snapshots if s["elapsed_secs"] >= elapsed), None), timeout,
+                    f"a snapshot {elapsed} s into the run")
+
+
 def get_json(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=5) as r:
         return json.loads(r.read())

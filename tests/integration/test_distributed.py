@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 
 import pytest
 
 from conftest import binary
 from distributed_support import *  # noqa: F401,F403 (fixtures too)
-from distributed_support import agent_rows, get_json, make_broker, plan_for, target_total, wait_for
+from distributed_support import (agent_rows, get_json, leftovers, make_broker, plan_for, snapshot_at, target_total,
+                                 wait_for)
 
 RUN_BOUND_S = 90
 
@@ -151,3 +153,38 @@ def test_each_agent_fires_its_own_slice_of_the_pre_auth_pool(target_server, coor
     second_slice = stats["by_path"]["/api/products/3"] + stats["by_path"]["/api/products/4"]
     assert first_slice == rows["agent-0"]["requests"] == 40
     assert second_slice == rows["agent-1"]["requests"] == 40
+
+
+def our_agents() -> list[str]:
+    return [p for p in leftovers() if p.startswith("loadpilot-agent")]
+
+
+def test_ctrl_c_stops_the_local_agents_and_still_prints_the_final_snapshot(target_server, coordinators):
+    c = coordinators(plan_for(target_server.url, rps=20, duration=30), "--agents", "2")
+    snapshot_at(c, 2, 40)
+
+    c.proc.signal(signal.SIGINT)
+
+    assert c.wait(60) == 0, c.stderr()
+    assert c.final["stopped"] is True
+    assert c.final["requests_total"] == target_total(target_server)
+    assert all(r["state"] == "done" for r in agent_rows(c.final).values())
+    assert our_agents() == []
+
+
+def test_an_agent_that_cannot_start_the_plan_fails_the_run_and_no_agent_is_left(coordinators):
+    c = coordinators(plan_for("http://no-such-host.invalid:8000", rps=5, duration=5), "--agents", "2")
+
+    assert c.wait(60) == 3
+    assert "cannot run the plan: cannot resolve host 'no-such-host.invalid'" in c.stderr(), c.stderr()
+    wait_for(lambda: our_agents() == [], 10, "the local agents to be gone")
+
+
+def test_a_killed_coordinator_takes_its_local_agents_with_it(target_server, coordinators):
+    c = coordinators(plan_for(target_server.url, rps=20, duration=30), "--agents", "2")
+    snapshot_at(c, 1, 40)
+    assert len(our_agents()) == 2
+
+    c.proc.kill()
+
+    wait_for(lambda: our_agents() == [], 10, "the orphaned agents to stop")
