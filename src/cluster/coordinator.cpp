@@ -1,5 +1,8 @@
 #include "cluster/coordinator.hpp"
 
+#include <pthread.h>
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -37,6 +40,13 @@ std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
   return out;
+}
+
+/// The first few names, and how many more: a line stays readable with 1,000 agents.
+std::string join_some(const std::vector<std::string>& items, std::size_t shown = 8) {
+  if (items.size() <= shown + 1) return join(items);
+  std::vector<std::string> head(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(shown));
+  return join(head) + " and " + std::to_string(items.size() - shown) + " more";
 }
 
 }  // namespace
@@ -113,12 +123,15 @@ struct Coordinator::Impl {
         }
         ids.resize(options.agents);
         status("agents ready: " + std::to_string(options.agents) + "/" + std::to_string(options.agents) + " (" +
-               join(ids) + ")");
+               join_some(ids) + ")");
         return members;
       }
       const std::string line = "waiting for agents: " + std::to_string(ids.size()) + "/" +
-                               std::to_string(options.agents) + (ids.empty() ? "" : " (" + join(ids) + ")");
-      if (line != last_line || Steady::now() - last_print >= kWaitingLineEvery) {
+                               std::to_string(options.agents) + (ids.empty() ? "" : " (" + join_some(ids) + ")");
+      // On every change, at most once a second (1,000 agents arrive in a burst), and
+      // every 5 s while nothing changes.
+      const auto since = Steady::now() - last_print;
+      if ((line != last_line && since >= 1s) || since >= kWaitingLineEvery) {
         status(line);
         last_line = line;
         last_print = Steady::now();
@@ -137,12 +150,12 @@ struct Coordinator::Impl {
     const auto secs = std::chrono::duration_cast<std::chrono::seconds>(options.wait_for_agents).count();
     std::string message = "only " + std::to_string(came.size()) + " of " + std::to_string(options.agents) +
                           " agents registered within " + std::to_string(secs) + " s";
-    message += came.empty() ? ": none came" : ": " + join(came) + " came";
+    message += came.empty() ? ": none came" : ": " + join_some(came) + " came";
     std::vector<std::string> missing;
     for (const auto& id : options.expected_ids) {
       if (std::find(came.begin(), came.end(), id) == came.end()) missing.push_back(id);
     }
-    if (!missing.empty()) message += "; " + join(missing) + " did not";
+    if (!missing.empty()) message += "; " + join_some(missing) + " did not";
     std::vector<std::string> busy;
     for (const auto& [id, k] : known) {
       if (k.registration.state != metrics::AgentState::Idle && Steady::now() - k.seen < kRegistrationFresh) {
@@ -235,6 +248,13 @@ Status Coordinator::connect() {
     b.bind_addr = d.options.broker_addr;
     b.port = d.options.broker_port;
     b.token = d.options.token;
+    b.thread_init = [] { ::pthread_setname_np(::pthread_self(), "lp-broker"); };
+    // A connection per agent: 1,000 agents need more descriptors than the usual soft limit.
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+      lim.rlim_cur = lim.rlim_max;
+      ::setrlimit(RLIMIT_NOFILE, &lim);
+    }
     if (auto s = d.broker.start(b); !s) return s;
     d.broker_running = true;
     urls = {d.broker.url()};

@@ -137,7 +137,10 @@ class Session {
       shard.slot_count = static_cast<std::uint32_t>(n);
       shard.slots = {ShardSlot{static_cast<std::uint32_t>(i), 0}};
       m.start_at_ms = start_at_ms_ + m.offset_ms;
-      m.lease_sent_ms = m.start_at_ms + (rel_secs(m.last_heard) + kLeaseSecs) * 1000.0;
+      // The clock reply is the last we heard, maybe seconds before the start when there
+      // are many agents: the first lease runs from the start at the earliest, so an
+      // agent is never written off before it could report.
+      m.lease_sent_ms = m.start_at_ms + (std::max(0.0, rel_secs(m.last_heard)) + kLeaseSecs) * 1000.0;
       shard.start_at_unix_ms = m.start_at_ms;
       shard.lease_until_unix_ms = m.lease_sent_ms;
       if (auto s = ctx_.nats.publish(subject::shard(m.id), encode(shard)); !s) {
@@ -307,7 +310,7 @@ class Session {
   void renew(std::size_t i) {
     Member& m = m_[i];
     if (!live(m.state)) return;
-    const double until = m.start_at_ms + (rel_secs(m.last_heard) + kLeaseSecs) * 1000.0;
+    const double until = m.start_at_ms + (std::max(0.0, rel_secs(m.last_heard)) + kLeaseSecs) * 1000.0;
     if (!(until > m.lease_sent_ms)) return;
     m.lease_sent_ms = until;
     ctx_.nats.publish(subject::control(m.id), encode(Control{run_id_, Control::Type::Lease, until, 0, 0}));
