@@ -314,6 +314,12 @@ Worker::Phase Worker::turn(Clock::time_point now) noexcept {
     // Checked before sending: a worker that wakes long after its lease ran out (the
     // process was stopped) sends nothing of what the lease no longer covers.
     if (now >= lease_end_) expire_lease(now);
+    if (!first_turn_done_) {
+      // A start already past (an agent whose shard came late) is caught up within the
+      // lag bound, not with a burst of everything due since.
+      for (Lane& lane : lanes_) lane.pacer.shed(now);
+      first_turn_done_ = true;
+    }
     dispatch(now);
     // The run lasts the whole profile even when its last iteration came early (0.5 rps
     // over 4 s fires at 0 s and 2 s): the elapsed time and rates then mean what they say.

@@ -202,6 +202,7 @@ class Worker final : public http::ConnectionObserver {
   Clock::time_point lease_end_ = Clock::time_point::max();  ///< start + lease
   double lease_secs_;
   bool lease_over_ = false;                                 ///< the lease expired: lanes closed
+  bool first_turn_done_ = false;
   std::optional<Clock::time_point> began_;                  ///< see began_at()
   TaskPicker picker_;
   std::chrono::nanoseconds timeout_;

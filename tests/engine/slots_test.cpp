@@ -267,3 +267,24 @@ TEST(Slots, AFreezeOfASlotNotHeldIsAnsweredWithNoIndex) {
 
 }  // namespace
 }  // namespace lp::engine
+
+namespace lp::engine {
+namespace {
+
+TEST(Slots, AStartAlreadyPastIsCaughtUpWithinTheLagBoundNotWithABurst) {
+  IndexServer server;
+  auto plan = compile_plan(indexed_plan(server.url(), 100, 10));
+  ASSERT_TRUE(plan.ok());
+  FakeClock clock;
+  Worker worker(**plan, lanes(0, 1, {{0, 0}}), TimeSource(clock));
+  const auto start = clock.now();
+  worker.begin(start);
+
+  step(clock, {&worker}, start + 5s);  // the first turn comes 5 s after the start
+
+  EXPECT_EQ(worker.stats().dropped, 400u);     // due before 4 s
+  EXPECT_EQ(worker.stats().iterations, 101u);  // 4.00 .. 5.00 s
+}
+
+}  // namespace
+}  // namespace lp::engine
