@@ -36,6 +36,10 @@ DEPLOY_PKGS=(
 )
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+# The Helm chart checks (deploy/helm-check.sh, part of make test) run helm from an npm
+# package: Node.js and npm, Debian's unless a Node.js with npm is already installed.
+want+=(unzip)
+command -v npm >/dev/null || want+=(nodejs npm)
 [[ "${LOADPILOT_BENCH_DEPS:-0}" == 1 ]] && want+=("${BENCH_PKGS[@]}")
 [[ "${LOADPILOT_DEPLOY_DEPS:-0}" == 1 ]] && want+=("${DEPLOY_PKGS[@]}")
 
