@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test demo bench clean
+.PHONY: all deps build test test-deploy demo bench clean
 
 all: build
 
@@ -18,6 +18,11 @@ build: deps $(BUILD)/build.ninja
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 600
+
+# The container images built and run for real (docker or podman, see docs/deploy.md).
+test-deploy: build
+	@LOADPILOT_DEPLOY_DEPS=1 ./scripts/install-deps.sh
+	@./deploy/test-deploy.sh
 
 demo: build
 	@./scripts/demo.sh
