@@ -57,6 +57,37 @@ constexpr std::string_view kBareLf =
     "\n"
     "nope";
 
+constexpr std::string_view kFolded =
+    "HTTP/1.1 200 OK\r\n"
+    "X-Folded: one\r\n"
+    "  two\r\n"
+    "\tthree\r\n"
+    "Transfer-Encoding: gzip,\r\n"
+    " chunked\r\n"
+    "\r\n"
+    "2\r\n"
+    "ok\r\n"
+    "0\r\n"
+    "\r\n";
+
+constexpr std::string_view kStrayCrlfAfterInterim =
+    "HTTP/1.1 100 Continue\r\n"
+    "\r\n"
+    "\r\n"
+    "HTTP/1.1 200 OK\r\n"
+    "Content-Length: 2\r\n"
+    "\r\n"
+    "ok";
+
+constexpr std::string_view kChunkExtensions =
+    "HTTP/1.1 200 OK\r\n"
+    "Transfer-Encoding: chunked\r\n"
+    "\r\n"
+    "5 ; name = value ;q=\"a \\\"quoted\\\" ; text\"\r\n"
+    "hello\r\n"
+    "0;last\r\n"
+    "\r\n";
+
 // What a caller can observe about one response; `consumed` is the number of stream
 // bytes that belonged to it (0 when Invalid, where it is unspecified).
 struct Outcome {
@@ -395,10 +426,98 @@ TEST(ResponseParser, AcceptsBareLineFeeds) {
   EXPECT_EQ(parser.body_bytes(), 4u);
 }
 
+TEST(ResponseParser, ObsFoldIsJoinedWithASpace) {
+  ResponseParser parser(/*capture=*/true);
+
+  const FeedResult r = feed(parser, kFolded);
+
+  EXPECT_EQ(r.status, ParseStatus::Done);
+  EXPECT_EQ(r.consumed, kFolded.size());
+  EXPECT_EQ(parser.headers(), (Headers{{"X-Folded", "one two three"}, {"Transfer-Encoding", "gzip, chunked"}}));
+  EXPECT_EQ(parser.body(), "ok");  // the folded Transfer-Encoding still ends in chunked
+}
+
+TEST(ResponseParser, FoldedContentLengthIsOneValue) {
+  ResponseParser parser;
+
+  feed(parser, "HTTP/1.1 200 OK\r\nContent-Length: 3,\r\n 3\r\n\r\nabc");
+
+  EXPECT_TRUE(parser.done());
+  EXPECT_EQ(parser.body_bytes(), 3u);
+}
+
+TEST(ResponseParser, FoldedContentLengthWithTwoNumbersIsInvalid) {
+  ResponseParser parser;
+
+  const FeedResult r = feed(parser, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n 4\r\n\r\nabc");
+
+  EXPECT_EQ(r.status, ParseStatus::Invalid);
+  EXPECT_STREQ(parser.error(), "Content-Length is not a number");  // "3 4"
+}
+
+TEST(ResponseParser, FoldedFieldLongerThanALineIsInvalid) {
+  ResponseParser parser;
+  const std::string wire = "HTTP/1.1 200 OK\r\nX-A: " + std::string(5000, 'a') + "\r\n " + std::string(5000, 'b') +
+                           "\r\n\r\n";
+
+  const FeedResult r = feed(parser, wire);
+
+  EXPECT_EQ(r.status, ParseStatus::Invalid);
+  EXPECT_STREQ(parser.error(), "header line exceeds 8 KiB");
+}
+
+TEST(ResponseParser, BadFieldLineIsInvalidBeforeTheNextLineArrives) {
+  ResponseParser parser;
+
+  const FeedResult r = feed(parser, "HTTP/1.1 200 OK\r\nNo colon\r\n");
+
+  EXPECT_EQ(r.status, ParseStatus::Invalid);
+}
+
+TEST(ResponseParser, SkipsStrayEmptyLinesAfterAnInterimResponse) {
+  ResponseParser parser;
+
+  const FeedResult r = feed(parser, kStrayCrlfAfterInterim);
+
+  EXPECT_EQ(r.status, ParseStatus::Done);
+  EXPECT_EQ(r.consumed, kStrayCrlfAfterInterim.size());
+  EXPECT_EQ(parser.status(), 200);
+  EXPECT_EQ(parser.body_bytes(), 2u);
+}
+
+TEST(ResponseParser, EmptyLineBeforeTheFirstStatusLineIsInvalid) {
+  ResponseParser parser;
+
+  const FeedResult r = feed(parser, "\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+
+  EXPECT_EQ(r.status, ParseStatus::Invalid);
+  EXPECT_STREQ(parser.error(), "status line is not HTTP/1.x");
+}
+
+TEST(ResponseParser, AcceptsChunkExtensionsWithBwsAndQuotedValues) {
+  ResponseParser parser(/*capture=*/true);
+
+  const FeedResult r = feed(parser, kChunkExtensions);
+
+  EXPECT_EQ(r.status, ParseStatus::Done);
+  EXPECT_EQ(parser.body(), "hello");
+}
+
+TEST(ResponseParser, Http10WithTransferEncodingIsNotKeptAlive) {
+  ResponseParser parser;
+
+  feed(parser, "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n");
+
+  EXPECT_TRUE(parser.done());
+  EXPECT_EQ(parser.body_bytes(), 1u);
+  EXPECT_FALSE(parser.keep_alive());
+}
+
 TEST(ResponseParser, EveryByteBoundaryGivesTheSameResult) {
   const std::string pipelined = std::string(kNginx) + std::string(kChunked) + std::string(kBareLf);
   const std::vector<std::string_view> corpus = {
-      kNginx, kChunked, kUntilClose, kContinueThenOk, kBareLf, pipelined,
+      kNginx, kChunked, kUntilClose, kContinueThenOk, kBareLf, pipelined, kFolded, kStrayCrlfAfterInterim,
+      kChunkExtensions,
       "HTTP/1.1 204 No Content\r\n\r\n",
       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX",  // Invalid
       "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",    // Invalid
@@ -494,7 +613,9 @@ TEST(ResponseParser, DefaultModeKeepsNeitherHeadersNorBody) {
   EXPECT_TRUE(parser.body().empty());
 }
 
-// Each invalid input with the error() it must produce.
+// Each invalid input with the error() it must produce. A framing field's value is
+// judged once the next line begins (that line may fold more onto it), so those inputs
+// end with the head's empty line.
 struct InvalidCase {
   std::string wire;
   const char* error;
@@ -546,28 +667,37 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{huge_header_line(), "header line exceeds 8 KiB"},
         InvalidCase{huge_header_block(), "header block exceeds 64 KiB"},
         InvalidCase{endless_continues(), "header block exceeds 64 KiB"},
+        InvalidCase{" HTTP/1.1 200 OK\r\n", "status line is not HTTP/1.x"},
+        InvalidCase{"HTTP/1.1  200 OK\r\n", "status code is not three digits"},
+        InvalidCase{"HTTP/1.1 200OK\r\n", "status code is not three digits"},
+        InvalidCase{"HTTP/1.1 099 Low\r\n", "status code outside 100..599"},
+        InvalidCase{"HTTP/1.1 100 Continue\r\n\r\n\r\nnot a status line\r\n", "status line is not HTTP/1.x"},
         InvalidCase{"HTTP/1.1 200 OK\r\nNo colon here\r\n", "invalid character in header name"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nX(y): v\r\n", "invalid character in header name"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nX\x80: v\r\n", "invalid character in header name"},
         InvalidCase{"HTTP/1.1 200 OK\r\nNoColon\r\n", "header line has no colon"},
         InvalidCase{"HTTP/1.1 200 OK\r\nName : v\r\n", "whitespace before colon in header"},
         InvalidCase{"HTTP/1.1 200 OK\r\n: v\r\n", "empty header name"},
-        InvalidCase{"HTTP/1.1 200 OK\r\nA: b\r\n folded\r\n", "obsolete line folding in header"},
+        InvalidCase{"HTTP/1.1 200 OK\r\n folded: b\r\n", "whitespace before the first field line"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n x: y\r\n",
+                    "whitespace before the first field line"},
         InvalidCase{"HTTP/1.1 200 OK\r\nA: b\rc\r\n", "control character in header value"},
         InvalidCase{"HTTP/1.1 200 OK\r\nA: b\0c\r\n"s, "control character in header value"},
         InvalidCase{"HTTP/1.1 200 OK\r\nX-Long: tab\there, then a control \x01 later\r\n",
                     "control character in header value"},
         InvalidCase{"HTTP/1.1 200 OK\r\nX-Long: a value long enough with DEL \x7f\r\n",
                     "control character in header value"},
-        InvalidCase{"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n", "Content-Length is not a number"},
-        InvalidCase{"HTTP/1.1 200 OK\r\nContent-Length: +1\r\n", "Content-Length is not a number"},
-        InvalidCase{"HTTP/1.1 200 OK\r\nContent-Length:\r\n", "Content-Length is not a number"},
-        InvalidCase{"HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n", "Content-Length is not a number"},
-        InvalidCase{"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551616\r\n", "Content-Length overflows"},
-        InvalidCase{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n", "conflicting Content-Length values"},
-        InvalidCase{"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n", "conflicting Content-Length values"},
-        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n", "chunked is not the last transfer coding"},
-        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+        InvalidCase{"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "Content-Length is not a number"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\n", "Content-Length is not a number"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", "Content-Length is not a number"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n\r\n", "Content-Length is not a number"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551616\r\n\r\n", "Content-Length overflows"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "conflicting Content-Length values"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n", "conflicting Content-Length values"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", "chunked is not the last transfer coding"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
                     "chunked transfer coding applied twice"},
-        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: ,\r\n", "empty Transfer-Encoding"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: ,\r\n\r\n", "empty Transfer-Encoding"},
         InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n", "chunk size is not hex"},
         InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\n", "chunk size is not hex"},
         InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\n", "chunk size is not hex"},
@@ -575,6 +705,23 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n", "chunk size overflows"},
         InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;a\x7f\r\n",
                     "control character in chunk extension"},
+        // Chunk size lines end with their CRLF here: a bad one is Invalid at once, not a wait for body.
+        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3 \r\n", "whitespace after chunk size"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\t\r\n", "whitespace after chunk size"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;\r\n", "empty chunk extension name"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;=v\r\n", "empty chunk extension name"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;a;;b\r\n", "empty chunk extension name"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\r\n", "empty chunk extension value"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\"open\r\n",
+                    "unterminated quoted string in chunk extension"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\"open\\\"\r\n",
+                    "unterminated quoted string in chunk extension"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;a=b \r\n",
+                    "whitespace at the end of a chunk extension"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;a=b c\r\n", "invalid chunk extension"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3 x\r\n", "invalid chunk extension"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\"q\"x\r\n", "invalid chunk extension"},
+        InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;a@b\r\n", "invalid chunk extension"},
         InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n", "chunk data not followed by CRLF"},
         InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\rX", "chunk data not followed by CRLF"},
         InvalidCase{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n",
