@@ -12,6 +12,7 @@
 #include "engine/epoll_wait.hpp"
 #include "engine/failure_kind.hpp"
 #include "http/connection.hpp"
+#include "http/method.hpp"
 #include "http/request_bytes.hpp"
 #include "http/tls_context.hpp"
 #include "http/url.hpp"
@@ -218,7 +219,7 @@ class CallLoop::Impl final : public http::ConnectionObserver {
   void launch(http::Connection& conn, PendingCall& call) {
     in_flight_[http::Connection::slot_of(conn.tag())] = &call;
     conn.deadline = call.deadline;
-    conn.send(call.bytes.data(), call.bytes.size());
+    conn.send(call.bytes.data(), call.bytes.size(), http::method_traits(call.request.method));
   }
 
   void release(http::Connection& conn) {
@@ -270,7 +271,7 @@ class CallLoop::Impl final : public http::ConnectionObserver {
     PendingCall& call = *in_flight_[http::Connection::slot_of(conn.tag())];
     if (retryable && !call.retried) {
       call.retried = true;  // an idle keep-alive connection was closed under us
-      conn.send(call.bytes.data(), call.bytes.size());
+      conn.send(call.bytes.data(), call.bytes.size(), http::method_traits(call.request.method));
       return;
     }
     fail_call(call, failure);
