@@ -382,3 +382,17 @@ def test_a_post_on_a_kept_alive_connection_the_server_closes_is_never_resent(raw
     assert result.returncode == 0, result.stderr
     assert server.requests == final["requests_total"] == 40  # each POST reached the server once
     assert final["errors_by_kind"]["reset"] == final["errors_total"] == 20
+
+
+def test_head_requests_end_at_the_response_head_and_keep_the_connection(target_server):
+    tasks = [{"name": "peek", "method": "HEAD", "url": "/api/products"}]
+
+    # One connection: a HEAD that waited for the body its Content-Length announces would
+    # time out, and one that read the next response as its body would put it out of step.
+    result = run_plan(plan(target_server.url, tasks, rps=20, duration=1, threads=1, max_connections=1,
+                           timeout_ms=2000))
+
+    stats = get_json(target_server.url + "/__stats")
+    assert result.returncode == 0, result.stderr
+    assert result.final["requests_total"] == stats["by_method"]["HEAD"] == 20
+    assert result.final["errors_total"] == 0, result.final["errors_by_kind"]
