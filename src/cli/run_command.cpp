@@ -4,6 +4,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 
 #include <unistd.h>
@@ -93,6 +94,24 @@ void print_check_failures(const std::vector<std::pair<std::string, std::uint64_t
   if (failures.size() > kShown) std::printf("  … and %zu more distinct messages\n", failures.size() - kShown);
 }
 
+/// Several @scenario classes and no --scenario: the picker on a terminal, else the
+/// first with a note naming the others.
+Result<python::ScenarioInfo> choose_scenario(python::ScenarioInfo scenario, const std::string& file) {
+  if (scenario.choices.size() < 2) return scenario;
+  std::string shown = std::filesystem::path(file).filename().string();
+  if (::isatty(STDIN_FILENO) && stdout_is_terminal()) {
+    auto picked = pick_scenario_class(scenario.choices, shown, stdin, stdout);
+    if (!picked) return std::move(picked).error();
+    if (*picked == scenario.name) return scenario;
+    return python::select_scenario(scenario, *picked);
+  }
+  std::string others;
+  for (const auto& name : scenario.choices) others += (others.empty() ? "" : ", ") + name;
+  std::fprintf(stderr, "note: running %s (first of %zu in %s: %s); pick another with --scenario NAME\n",
+               scenario.name.c_str(), scenario.choices.size(), shown.c_str(), others.c_str());
+  return scenario;
+}
+
 ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& plan, const RunArgs& args) {
   std::vector<std::string> task_names;
   for (const auto& t : plan.tasks) task_names.push_back(t.name);
@@ -163,6 +182,7 @@ ExitCode run_command(const RunArgs& args) {
     file = picked->string();
   }
   auto scenario = python::load_scenario(file, args.scenario_name);
+  if (scenario && args.scenario_name.empty()) scenario = choose_scenario(std::move(*scenario), file);
   if (!scenario) {
     print_error(scenario.error());
     return ExitCode::Usage;

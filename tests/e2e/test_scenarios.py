@@ -163,14 +163,43 @@ def test_unknown_scenario_lists_the_choices(loadpilot, write_scenario):
     path = write_scenario(STATIC + STATIC.replace("class Static", "class Other").split("\n", 2)[2])
 
     unknown = loadpilot("run", path, "--dry-run", "--scenario", "Nope")
-    several = loadpilot("run", path, "--dry-run")
     picked = loadpilot("run", path, "--dry-run", "--scenario", "Other")
 
     assert unknown.returncode == 2
     assert "no scenario named 'Nope'" in unknown.stderr and "Static, Other" in unknown.stderr
-    assert several.returncode == 2
-    assert "Static, Other" in several.stderr and "--scenario NAME" in several.stderr
     assert picked.returncode == 0 and json.loads(picked.stdout)["name"] == "Other"
+    assert "note: running" not in picked.stderr
+
+
+def test_several_scenarios_and_no_terminal_run_the_first_and_name_the_others(loadpilot, target, write_scenario):
+    path = write_scenario("""from loadpilot import scenario, task
+
+@scenario(rps=10, duration="1s", ramp_up="0", mode="constant")
+class CheckoutFlow:
+    @task
+    def checkout(self, client):
+        client.get("/status/201")
+
+@scenario(rps=10, duration="1s", ramp_up="0", mode="constant")
+class Browse:
+    @task
+    def browse(self, client):
+        client.get("/status/202")
+
+@scenario(rps=10, duration="1s", ramp_up="0", mode="constant")
+class Admin:
+    @task
+    def admin(self, client):
+        client.get("/status/203")
+""", name="x.py")
+
+    out = loadpilot("run", path, "--target", target.url)
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert ("note: running CheckoutFlow (first of 3 in x.py: CheckoutFlow, Browse, Admin); "
+            "pick another with --scenario NAME") in out.stderr
+    assert "Summary · CheckoutFlow" in out.stdout
+    assert target.stats()["by_path"] == {"/status/201": 10}
 
 
 def test_dry_run_prints_the_plan_and_sends_nothing(loadpilot, target, write_scenario):
