@@ -254,6 +254,30 @@ class LoadClient:
         """
         return self.request("DELETE", path, headers=headers, json=json, data=data, params=params, timeout=timeout)
 
+    def head(self, path: str, headers: Optional[Headers] = None,
+             params: Union[Mapping[str, Any], List[Any], None] = None,
+             timeout: Optional[float] = None) -> Response:
+        """HEAD ``path``: the status and headers of a GET, without the body.
+
+        Example::
+
+            assert client.head("/api/products").status_code == 200
+        """
+        return self.request("HEAD", path, headers=headers, params=params, timeout=timeout)
+
+    def options(self, path: str, headers: Optional[Headers] = None, json: Any = None,
+                data: Union[str, bytes, Mapping[str, Any], None] = None,
+                params: Union[Mapping[str, Any], List[Any], None] = None,
+                timeout: Optional[float] = None) -> Response:
+        """OPTIONS ``path`` (a CORS preflight, or what a resource allows).
+
+        Example::
+
+            client.options("/api/products", headers={"Origin": "https://shop.example",
+                                                     "Access-Control-Request-Method": "POST"})
+        """
+        return self.request("OPTIONS", path, headers=headers, json=json, data=data, params=params, timeout=timeout)
+
     def batch(self, requests: List[Mapping[str, Any]]) -> List[Response]:
         """Sends several requests concurrently; returns the responses in the same order.
 

@@ -414,3 +414,19 @@ def test_a_long_sleep_neither_delays_the_start_nor_holds_the_run_open(run):
     assert out.returncode == 0, out.stdout + out.stderr
     assert doc["requests_total"] == 5
     assert doc["duration_secs"] < 10
+
+
+def test_head_and_options_reach_the_target(run, target):
+    # HEAD gets no body; needs the engine side of HEAD (validation, no body awaited).
+    out, doc = run(scenario("""
+    @task
+    def peek(self, client):
+        response = client.head("/health")
+        assert response.status_code == 200 and response.text == "", response.text
+        assert client.options("/status/204").status_code == 204
+"""))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    by_method = target.stats()["by_method"]
+    assert by_method["HEAD"] == by_method["OPTIONS"] == 10
+    assert doc["errors_total"] == 0, doc["check_failures"]

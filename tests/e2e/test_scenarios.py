@@ -202,6 +202,72 @@ class Admin:
     assert target.stats()["by_path"] == {"/status/201": 10}
 
 
+def test_a_task_whose_calls_change_between_runs_runs_in_python_mode(loadpilot, target, write_scenario, tmp_path):
+    # A uuid (or a random id, a timestamp) in a call: replaying one recording would send
+    # the same value every time. The capture runs the task twice and notices.
+    path = write_scenario("""import uuid
+from loadpilot import scenario, task
+
+@scenario(rps=10, duration="1s", ramp_up="0", mode="constant")
+class Orders:
+    @task
+    def order(self, client):
+        client.post("/api/cart", json={"order": str(uuid.uuid4())},
+                    headers={"Authorization": f"Bearer {uuid.uuid4()}"})
+
+    @task
+    def home(self, client):
+        client.get("/health")
+""")
+    results = tmp_path / "r.json"
+
+    out = loadpilot("run", path, "--target", target.url, "--results-json", results)
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "note: task 'order' made different calls on two capture runs" in out.stderr
+    assert "runs in Python mode" in out.stderr and "'home'" not in out.stderr
+    doc = json.loads(results.read_text())
+    assert doc["mode"] == "python" and doc["errors_total"] == 0
+    stats = target.stats()
+    assert stats["by_path"]["/api/cart"] == 5
+    assert len(stats["by_authorization"]) == 5  # a new value on every iteration
+
+
+def test_a_task_that_makes_the_same_calls_every_time_stays_static(loadpilot, target, write_scenario, tmp_path):
+    path = write_scenario(STATIC)
+    results = tmp_path / "r.json"
+
+    out = loadpilot("run", path, "--target", target.url, "--results-json", results)
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(results.read_text())["mode"] == "static"
+    assert "note:" not in out.stderr
+
+
+def test_head_and_options_are_recorded_and_sent_in_static_mode(loadpilot, target, write_scenario, tmp_path):
+    # Needs the engine side of HEAD (validation accepts HEAD and OPTIONS; no body awaited).
+    path = write_scenario("""from loadpilot import scenario, task
+
+@scenario(rps=10, duration="1s", ramp_up="0", mode="constant")
+class Peek:
+    @task
+    def peek(self, client):
+        client.head("/api/products")
+        client.options("/status/204", headers={"Origin": "https://shop.example"})
+""")
+    results = tmp_path / "r.json"
+
+    plan = dry_run_plan(loadpilot, path)
+    out = loadpilot("run", path, "--target", target.url, "--results-json", results)
+
+    assert [(r["method"], r["url"]) for r in plan["tasks"][0]["requests"]] == [
+        ("HEAD", "/api/products"), ("OPTIONS", "/status/204")]
+    assert out.returncode == 0, out.stdout + out.stderr
+    by_method = target.stats()["by_method"]
+    assert by_method["HEAD"] == by_method["OPTIONS"] == 10
+    assert json.loads(results.read_text())["errors_total"] == 0
+
+
 def test_dry_run_prints_the_plan_and_sends_nothing(loadpilot, target, write_scenario):
     path = write_scenario(STATIC)
 

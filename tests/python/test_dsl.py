@@ -162,10 +162,14 @@ def test_verbs_and_batch_go_through_request():
     spy.put("/c", data="raw")
     spy.patch("/d", headers={"H": "v"})
     spy.delete("/e")
+    spy.head("/h", params={"q": 2})
+    spy.options("/o", headers={"Origin": "x"})
     responses = spy.batch([{"path": "/f"}, {"method": "POST", "path": "/g", "json": [1]}])
 
     assert [s[:2] for s in spy.seen] == [("GET", "/a"), ("POST", "/b"), ("PUT", "/c"), ("PATCH", "/d"),
-                                         ("DELETE", "/e"), ("GET", "/f"), ("POST", "/g")]
+                                         ("DELETE", "/e"), ("HEAD", "/h"), ("OPTIONS", "/o"), ("GET", "/f"),
+                                         ("POST", "/g")]
+    assert spy.seen[5][5] == {"q": 2} and spy.seen[6][2] == {"Origin": "x"}
     assert spy.seen[0][5] == {"q": 1} and spy.seen[1][3] == {"x": 1} and spy.seen[2][4] == "raw"
     assert [r.url for r in responses] == ["/f", "/g"]
 
