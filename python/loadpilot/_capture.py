@@ -121,6 +121,7 @@ def describe(cls: type) -> Dict[str, Any]:
         "mode": settings.mode,
         "steps": settings.steps,
         "thresholds": settings.thresholds,
+        "vusers": settings.vusers,
         "tasks": [name for name, _ in tasks],
         "has_on_start": _overrides(cls, "on_start"),
         "has_on_stop": _overrides(cls, "on_stop"),

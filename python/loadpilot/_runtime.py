@@ -8,18 +8,21 @@ locks, no GIL hand-offs: a switch costs about a microsecond, where an OS thread 
 user costs a futex wake-up and a GIL transfer per call.
 
 The hub also takes the open-model schedule from the engine: each ``step()`` says which
-iterations are due now (given the idle users) and how many users to start.
+iterations are due now (given the idle users) and how many users to start (the pool:
+``python/vuser_pool.hpp``). Work goes to the user that has been idle longest, so the
+load, and the tokens users got in ``on_start``, spread evenly over the pool.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import gc
 import heapq
 import threading
 import time
 import json as _json
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple, Union
 
 import greenlet
 
@@ -39,8 +42,10 @@ def _join(target: str, url: str) -> str:
 class LiveClient(LoadClient):
     """The LoadClient that sends: every call through the engine, measured on its own.
 
-    The first call of an iteration is measured from the iteration's due time (so time
-    spent waiting for a free virtual user shows), the others from when they are made.
+    A call's latency is its own time (from when it is made); the first call of an
+    iteration also carries the iteration's lateness (from its due time until a user was
+    free to start it). What the task does in Python before its first call (think time,
+    time.sleep, computation) is never charged to the server.
     """
 
     def __init__(self, hub: "Hub", target: str) -> None:
@@ -48,13 +53,13 @@ class LiveClient(LoadClient):
         self._target = target
         self._task = SETUP_TASK
         self._status_is_error = True
-        self._intended_ns = 0
+        self._lateness_ns = 0
         #: The last response of the current task, for its check_<task>.
         self.last: Optional[Response] = None
 
-    def _begin(self, task: int, intended_ns: int, status_is_error: bool) -> None:
+    def _begin(self, task: int, lateness_ns: int, status_is_error: bool) -> None:
         self._task = task
-        self._intended_ns = intended_ns
+        self._lateness_ns = lateness_ns
         self._status_is_error = status_is_error
         self.last = None
 
@@ -62,29 +67,29 @@ class LiveClient(LoadClient):
                 json: Any = None, data: Union[str, bytes, Mapping[str, Any], None] = None,
                 params: Union[Mapping[str, Any], List[Any], None] = None,
                 timeout: Optional[float] = None) -> Response:
-        intended, self._intended_ns = self._intended_ns, 0
+        lateness, self._lateness_ns = self._lateness_ns, 0
         if json is None and data is None and not params and (headers is None or type(headers) is dict):
             # The common call: nothing to encode, so skip render()'s dict.
             url = path if "://" in path else self._target + path if path[:1] == "/" else _join(self._target, path)
             cid = self._hub.engine.submit(method.upper(), url, list(headers.items()) if headers else [], b"",
-                                          timeout or 0.0, self._task, intended, self._status_is_error)
+                                          timeout or 0.0, self._task, lateness, self._status_is_error)
         else:
             call = render(method, path, headers, json, data, params)
             cid = self._hub.engine.submit(call["method"], _join(self._target, call["url"]), call["headers"],
-                                          call["body"], timeout or 0.0, self._task, intended, self._status_is_error)
+                                          call["body"], timeout or 0.0, self._task, lateness, self._status_is_error)
         response = _response(self._hub.wait([cid])[0], path)
         self.last = response
         return response
 
     def batch(self, requests: List[Mapping[str, Any]]) -> List[Response]:
-        intended, self._intended_ns = self._intended_ns, 0
+        lateness, self._lateness_ns = self._lateness_ns, 0
         ids = []
         for item in requests:
             call = render(str(item.get("method", "GET")), item["path"], item.get("headers"),
                           item.get("json"), item.get("data"), item.get("params"))
             ids.append(self._hub.engine.submit(call["method"], _join(self._target, call["url"]), call["headers"],
                                                call["body"], float(item.get("timeout") or 0.0), self._task,
-                                               intended, self._status_is_error))
+                                               lateness, self._status_is_error))
         results = self._hub.wait(ids)
         responses = _ResponseList(_response(r, item["path"]) for r, item in zip(results, requests))
         if responses:
@@ -106,7 +111,7 @@ class Hub:
         self.has_on_stop = has_on_stop
         self.main = greenlet.getcurrent()
         self.users: List[greenlet.greenlet] = []
-        self.idle: List[greenlet.greenlet] = []
+        self.idle: Deque[greenlet.greenlet] = collections.deque()  # idle longest on the left
         self.starting = 0
         self.waiting: Dict[int, Tuple[greenlet.greenlet, List[Any], List[int]]] = {}
         self.first_failure: Optional[str] = None
@@ -171,10 +176,10 @@ class Hub:
             work = self.main.switch()
             if work is None:
                 break
-            task, intended = work
+            task, due_ns = work
             if user is None or client is None:
                 continue
-            client._begin(task, intended, not self.checked[task])
+            client._begin(task, max(0, time.monotonic_ns() - due_ns), not self.checked[task])
             name = self.tasks[task]
             check = getattr(user, "check_" + name, None) if self.checked[task] else None
             failure = run_task(user, name, client, check)
@@ -217,7 +222,7 @@ class Hub:
         for _ in range(spawn):
             self._spawn()
         for work in starts:
-            self.idle.pop().switch(work)
+            self.idle.popleft().switch(work)
         return finished
 
     def run(self) -> Optional[str]:
@@ -234,12 +239,15 @@ class Hub:
             _coop.HUB = None
 
     def _run(self) -> Optional[str]:
+        # The first user alone, before the clock: if its on_start fails, nothing is sent.
         self._spawn()
-        while self.starting:
-            self._pump()  # the clock has not started: this only completes on_start's calls
+        self._start_users()
         if self.first_failure is not None:
             self._stop_users()
             return self.first_failure
+        for _ in range(self.engine.before_clock() - 1):
+            self._spawn()  # the rest of the pool, unless it starts staggered
+        self._start_users()
         self.engine.start_clock()
         while not self._pump():
             pass
@@ -252,6 +260,10 @@ class Hub:
         self._stop_users()
         return None
 
+    def _start_users(self) -> None:
+        while self.starting:
+            self._pump()  # the clock has not started: this only completes on_start's calls
+
     def _stop_users(self) -> None:
         # A napping user finishes its iteration before it stops; past the drain time its
         # sleep is cut short, so a long time.sleep cannot hold the run open.
@@ -261,7 +273,7 @@ class Hub:
             heapq.heappop(self.sleepers)[2].switch()
         while any(not g.dead for g in self.users):
             while self.idle:
-                self.idle.pop().switch(None)
+                self.idle.popleft().switch(None)
             if any(not g.dead for g in self.users):
                 self._pump()
 

@@ -106,6 +106,17 @@ bool read_settings(py::dict d, core::Plan& plan, std::vector<std::string>& probl
     problems.push_back("steps must be a whole number >= 1, got " + show(steps));
   }
 
+  py::handle vusers = d["vusers"];
+  if (!vusers.is_none()) {
+    if (py::isinstance<py::int_>(vusers) && !py::isinstance<py::bool_>(vusers) && vusers.cast<long long>() >= 1 &&
+        vusers.cast<long long>() <= std::numeric_limits<std::uint32_t>::max()) {
+      plan.vusers = static_cast<std::uint32_t>(vusers.cast<long long>());
+    } else {
+      problems.push_back("vusers must be a whole number >= 1 (or left unset to grow the pool on demand), got " +
+                         show(vusers));
+    }
+  }
+
   read_thresholds(d["thresholds"], plan.thresholds, problems);
   return durations_ok;
 }

@@ -15,6 +15,7 @@
 #include "engine/snapshot_builder.hpp"
 #include "engine/task_picker.hpp"
 #include "python/scenario_handle.hpp"
+#include "python/vuser_pool.hpp"
 
 namespace py = pybind11;
 
@@ -30,7 +31,6 @@ using std::chrono::nanoseconds;
 /// Due iterations wait this long for a free virtual user before they are dropped (as in
 /// the static engine: lateness shows in latency, and the backlog stays bounded).
 constexpr double kMaxLagSecs = 1.0;
-constexpr std::uint32_t kDefaultMaxVUsers = 1000;
 /// The hub comes back at least this often, so a stop request is seen promptly.
 constexpr auto kMaxWait = std::chrono::milliseconds(50);
 
@@ -51,12 +51,15 @@ class Engine {
           for (const auto& t : plan.tasks) w.push_back(t.weight);
           return w;
         }()),
-        max_vusers_(plan.settings.max_connections ? plan.settings.max_connections : kDefaultMaxVUsers) {
+        pool_(plan) {
     for (const auto& t : plan.tasks) names_.push_back(t.name);
   }
 
+  /// Sends one call. `lateness_ns` is added to its latency: the lateness of the
+  /// iteration's start, for its first call (0 for the others), so the task's own time
+  /// before the call is not charged to the server.
   std::uint64_t submit(const std::string& method, const std::string& url, const py::list& headers,
-                       const py::bytes& body, double timeout_secs, std::uint32_t task, std::int64_t intended_ns,
+                       const py::bytes& body, double timeout_secs, std::uint32_t task, std::int64_t lateness_ns,
                        bool status_is_error) {
     engine::CallRequest r;
     r.method = method;
@@ -70,9 +73,12 @@ class Engine {
     r.timeout_ms = timeout_secs > 0 ? static_cast<std::uint32_t>(timeout_secs * 1000) : 0;
     r.tag.task = task;
     r.tag.status_is_error = status_is_error;
-    if (intended_ns > 0) r.tag.intended = Clock::time_point(nanoseconds(intended_ns));
+    if (lateness_ns > 0) r.tag.intended = Clock::now() - nanoseconds(lateness_ns);
     return loop_.submit(std::move(r));
   }
+
+  /// Users to start before the clock, the first included (VUserPool::before_clock).
+  std::uint32_t before_clock() const { return pool_.before_clock(); }
 
   void start_clock() {
     start_ = Clock::now();
@@ -91,6 +97,7 @@ class Engine {
     std::vector<std::pair<std::uint32_t, std::int64_t>> starts;
     std::size_t spawn = 0;
     bool starved = false;
+    std::uint64_t unserved = 0;
     if (builder_ && !finished_) {
       if (options_.stop && options_.stop->load(std::memory_order_acquire)) {
         finished_ = stopped_ = true;
@@ -102,10 +109,8 @@ class Engine {
         while (!schedule_.exhausted() && schedule_.next_due() <= t) {
           if (starts.size() == idle) {
             starved = true;
-            // Users to start for the backlog; on_start runs before they take work.
-            std::uint64_t backlog = schedule_.backlog(t);
-            if (backlog > starting) spawn = std::min<std::size_t>(backlog - starting, max_vusers_ - users);
             dropped_ += schedule_.drop_due_before(t - kMaxLagSecs);
+            unserved = schedule_.backlog(t);  // every user busy: the pool may start more
             break;
           }
           auto intended = start_ + duration_cast<nanoseconds>(duration<double>(schedule_.next_due()));
@@ -114,8 +119,10 @@ class Engine {
           starts.emplace_back(static_cast<std::uint32_t>(picker_.next()), to_ns(intended));
           schedule_.advance();
         }
-        // One user in reserve, so the next due iteration does not wait for a login.
-        if (!starved && starts.size() == idle && starting == 0 && users < max_vusers_) spawn = 1;
+        spawn = pool_.to_start(t, users, starting, unserved);
+        peak_users_ = std::max<std::uint64_t>(peak_users_, users + spawn);
+        if (starved && users + spawn >= pool_.cap()) saturated_ = true;
+        next_member_at_ = users + spawn < pool_.size() ? pool_.start_time(static_cast<std::uint32_t>(users + spawn)) : -1;
       }
       if (!finished_ && now >= next_tick_) {  // past the end, the final snapshot says it all
         emit(now, users);
@@ -135,6 +142,9 @@ class Engine {
       until = std::min(until, next_tick_);
       if (!starved && !schedule_.exhausted()) {
         until = std::min(until, start_ + duration_cast<nanoseconds>(duration<double>(schedule_.next_due())));
+      }
+      if (next_member_at_ >= 0) {
+        until = std::min(until, start_ + duration_cast<nanoseconds>(duration<double>(next_member_at_)));
       }
     }
     if (wake_ns > 0) until = std::min(until, Clock::time_point(nanoseconds(wake_ns)));
@@ -167,11 +177,13 @@ class Engine {
     for (auto& [msg, n] : failures_) result.check_failures.emplace_back(msg, n);
     std::sort(result.check_failures.begin(), result.check_failures.end(),
               [](auto& a, auto& b) { return a.second > b.second; });
-    result.vusers = users;
+    result.pool.size = pool_.size();
+    result.pool.started = std::max<std::uint64_t>(peak_users_, users);
+    result.pool.cap = pool_.cap();
+    result.pool.fixed = pool_.fixed();
+    result.pool.saturated = saturated_;
     return result;
   }
-
-  bool started() const { return builder_.has_value(); }
 
  private:
   metrics::RunStats stats() const {
@@ -207,7 +219,10 @@ class Engine {
   engine::RateSchedule schedule_;
   engine::TaskPicker picker_;
   std::vector<std::string> names_;
-  std::size_t max_vusers_;
+  VUserPool pool_;
+  std::uint64_t peak_users_ = 0;
+  bool saturated_ = false;        ///< an iteration found every user busy and no more allowed
+  double next_member_at_ = -1;    ///< when the next staggered pool user starts; < 0: all started
 
   std::optional<engine::SnapshotBuilder> builder_;  ///< set when the clock starts
   Clock::time_point start_{}, profile_end_{}, next_tick_{};
@@ -229,7 +244,8 @@ bool needs_python_mode(const ScenarioInfo& scenario) {
 Result<PythonRunResult> run_python_mode(const ScenarioInfo& scenario, const core::Plan& plan,
                                         const engine::RunOptions& options) {
   engine::ClientOptions copts;
-  copts.max_connections = plan.settings.max_connections ? plan.settings.max_connections : kDefaultMaxVUsers;
+  // A user makes one call at a time (a batch more): as many connections as users.
+  copts.max_connections = plan.settings.max_connections ? plan.settings.max_connections : VUserPool(plan).cap();
   copts.timeout_ms = plan.settings.timeout_ms;
   copts.insecure_tls = plan.settings.insecure_tls;
   copts.task_count = plan.tasks.size();
@@ -266,6 +282,7 @@ Result<PythonRunResult> run_python_mode(const ScenarioInfo& scenario, const core
 PYBIND11_EMBEDDED_MODULE(_loadpilot_native, m) {
   py::class_<lp::python::Engine>(m, "Engine")
       .def("submit", &lp::python::Engine::submit)
+      .def("before_clock", &lp::python::Engine::before_clock)
       .def("start_clock", &lp::python::Engine::start_clock)
       .def("step", &lp::python::Engine::step)
       .def("drain_expired", &lp::python::Engine::drain_expired)

@@ -416,6 +416,120 @@ def test_a_long_sleep_neither_delays_the_start_nor_holds_the_run_open(run):
     assert doc["duration_secs"] < 10
 
 
+# ---- the pool of virtual users
+
+def test_five_users_share_the_load_evenly_and_each_sends_its_own_token(run, target):
+    # Work goes to the user idle longest, so no user (and no token) takes more than its share.
+    out, doc = run("""from loadpilot import VUser, scenario, task
+
+@scenario(rps=50, duration="3s", ramp_up="0", mode="constant", vusers=5)
+class Tokens(VUser):
+    def on_start(self, client):
+        self.token = client.post("/auth/login", json={"user": "u"}).json()["access_token"]
+
+    @task
+    def home(self, client):
+        client.get("/health", headers={"Authorization": f"Bearer {self.token}"})
+""")
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    stats = target.stats()
+    tokens = stats["by_authorization"]
+    assert stats["by_path"]["/auth/login"] == len(tokens) == 5
+    total = sum(tokens.values())
+    assert total == stats["by_path"]["/health"] == doc["requests_total"] == 150
+    for token, count in tokens.items():
+        assert abs(count / total - 0.20) <= 0.03, tokens
+
+
+def test_the_default_pool_grows_when_every_user_is_busy_and_the_summary_says_so(run, target):
+    # 100 iterations/s of a 100 ms call keep about ten users busy; the pool starts at five.
+    out, doc = run("""from loadpilot import VUser, scenario, task
+
+@scenario(rps=100, duration="2s", ramp_up="0", mode="constant")
+class Busy(VUser):
+    def on_start(self, client):
+        self.token = client.post("/auth/login", json={}).json()["access_token"]
+
+    @task
+    def slow(self, client):
+        client.get("/delay/100", headers={"Authorization": self.token})
+""")
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    stats = target.stats()
+    logins = stats["by_path"]["/auth/login"]
+    assert logins > 5
+    assert f"grew the pool from 5 to {logins} virtual users: every user was busy" in out.stdout
+    assert len(stats["by_authorization"]) == logins  # every user took work
+    assert doc["requests_total"] == stats["by_route"]["/delay/{ms}"] == 200
+
+
+def test_a_pool_set_with_vusers_never_grows_and_says_when_it_was_all_busy(run, target):
+    out, doc = run(scenario("""
+    @task
+    def slow(self, client):
+        client.get("/delay/300")
+""", rps=20), "--vusers", "2")
+
+    stats = target.stats()
+    assert stats["by_path"]["/auth/login"] == 2
+    assert "virtual users: 2 (vusers, fixed), all busy at times" in out.stdout
+    assert doc["late"] > 0  # the wait for a free user shows
+
+
+def test_in_ramp_mode_the_users_start_one_after_another_over_the_ramp_up(run, target):
+    out, doc = run("""import time
+from loadpilot import VUser, scenario, task
+
+@scenario(rps=4, duration="2s", ramp_up="2s", mode="ramp", vusers=4)
+class Ramp(VUser):
+    def on_start(self, client):
+        token = client.post("/auth/login", json={}).json()["access_token"]
+        if token.startswith("tok-"):  # the real run, not the plan capture
+            print(f"on_start at {time.monotonic():.3f}", flush=True)
+
+    @task
+    def home(self, client):
+        client.get("/health")
+""")
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    starts = [float(t) for t in re.findall(r"^on_start at ([\d.]+)$", out.stdout, re.MULTILINE)]
+    assert len(starts) == 4 == target.stats()["by_path"]["/auth/login"]
+    assert starts[-1] - starts[0] >= 1.0  # due at 0, 0.5, 1 and 1.5 s; at once they would be ms apart
+
+
+# ---- latency in Python mode
+
+def test_time_a_task_spends_before_its_first_call_is_not_charged_to_the_server(run):
+    out, doc = run(scenario("""
+    @task
+    def think_then_call(self, client):
+        import time
+        time.sleep(0.2)
+        client.get("/health")
+""", rps=20, duration="2s"))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert doc["requests_total"] == 40 and doc["dropped"] == 0
+    assert doc["latency"]["p50_ms"] < 100  # /health answers in about a millisecond; the sleep is 200 ms
+
+
+def test_an_iteration_that_waits_for_a_free_user_carries_that_wait(run):
+    # One user, busy 100 ms per iteration, cannot start 20 a second: they queue for it.
+    out, doc = run(scenario("""
+    @task
+    def call_then_think(self, client):
+        client.get("/health")
+        import time
+        time.sleep(0.1)
+""", rps=20, duration="2s"), "--vusers", "1")
+
+    assert doc["late"] > 0
+    assert doc["latency"]["p50_ms"] >= 100  # the wait for the one user; /health itself takes about a ms
+
+
 def test_head_and_options_reach_the_target(run, target):
     # HEAD gets no body; needs the engine side of HEAD (validation, no body awaited).
     out, doc = run(scenario("""

@@ -244,6 +244,60 @@ def test_a_task_that_makes_the_same_calls_every_time_stays_static(loadpilot, tar
     assert "note:" not in out.stderr
 
 
+def test_vusers_must_be_a_whole_number_and_is_listed_with_the_other_problems(loadpilot, write_scenario):
+    path = write_scenario("""from loadpilot import VUser, scenario, task
+
+@scenario(rps=0, duration="1s", ramp_up="0", vusers=0)
+class Pool(VUser):
+    def on_start(self, client):
+        pass
+
+    @task
+    def home(self, client):
+        client.get("/health")
+""")
+
+    out = loadpilot("run", path, "--dry-run", "--vusers", "2.5")
+
+    assert out.returncode == 2
+    assert "vusers must be a whole number >= 1 (or left unset to grow the pool on demand), got 0" in out.stderr
+    assert "--vusers must be a whole number >= 1, got '2.5'" in out.stderr
+    assert "rps must be > 0, got 0" in out.stderr
+
+
+def test_dry_run_shows_the_pool_of_virtual_users(loadpilot, write_scenario):
+    path = write_scenario("""from loadpilot import VUser, scenario, task
+
+@scenario(rps=3500, duration="1s", ramp_up="0")
+class Pool(VUser):
+    def on_start(self, client):
+        pass
+
+    @task
+    def home(self, client):
+        client.get("/health")
+""")
+
+    default = loadpilot("run", path, "--dry-run")
+    fixed = loadpilot("run", path, "--dry-run", "--vusers", "7")
+
+    assert default.returncode == 0 and fixed.returncode == 0, default.stderr + fixed.stderr
+    assert "vusers" not in json.loads(default.stdout)
+    assert ("note: Pool runs in Python mode with 35 virtual users to start (for 3500 rps), grown on demand "
+            "up to 1000 when every user is busy") in default.stderr
+    assert json.loads(fixed.stdout)["vusers"] == 7
+    assert "note: Pool runs in Python mode with 7 virtual users (vusers)" in fixed.stderr
+
+
+def test_vusers_in_a_static_scenario_is_said_to_have_no_effect(loadpilot, write_scenario):
+    path = write_scenario(STATIC)
+
+    out = loadpilot("run", path, "--dry-run", "--vusers", "3")
+
+    assert out.returncode == 0, out.stderr
+    assert "note: vusers (3) has no effect: Static runs in static mode" in out.stderr
+
+
 def test_head_and_options_are_recorded_and_sent_in_static_mode(loadpilot, target, write_scenario, tmp_path):
     # Needs the engine side of HEAD (validation accepts HEAD and OPTIONS; no body awaited).
     path = write_scenario("""from loadpilot import scenario, task

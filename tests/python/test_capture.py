@@ -275,3 +275,19 @@ def test_head_and_options_are_recorded_and_head_gets_no_body():
     assert calls[1]["headers"] == [["Origin", "https://shop.example"]]
     assert seen[0] == ""
 
+
+def test_describe_reports_vusers_as_written():
+    @scenario(vusers=7)
+    class Fixed:
+        @task
+        def a(self, client):
+            client.get("/a")
+
+    @scenario()
+    class Grows:
+        @task
+        def a(self, client):
+            client.get("/a")
+
+    assert capture.describe(Fixed)["vusers"] == 7
+    assert capture.describe(Grows)["vusers"] is None

@@ -14,12 +14,12 @@ def test_scenario_defaults_match_the_spec():
     settings = ScenarioSettings.of(Plain)
 
     assert (settings.rps, settings.duration, settings.ramp_up, settings.mode, settings.steps,
-            settings.thresholds) == (10, "1m", "10s", "ramp", 5, {})
+            settings.thresholds, settings.vusers) == (10, "1m", "10s", "ramp", 5, {}, None)
 
 
 def test_scenario_keeps_its_settings_as_written():
     @scenario(rps=0.5, duration="2m30s", ramp_up="500ms", mode="step", steps=4,
-              thresholds={"p99_ms": 500, "error_rate": 1.0})
+              thresholds={"p99_ms": 500, "error_rate": 1.0}, vusers=12)
     class Stepped(VUser):
         pass
 
@@ -29,6 +29,7 @@ def test_scenario_keeps_its_settings_as_written():
     assert settings.duration == "2m30s" and settings.ramp_up == "500ms"
     assert settings.mode == "step" and settings.steps == 4
     assert settings.thresholds == {"p99_ms": 500, "error_rate": 1.0}
+    assert settings.vusers == 12
 
 
 def test_scenario_registers_the_class_and_returns_it_unchanged():
