@@ -112,6 +112,10 @@ void print_pool(const python::PoolReport& pool) {
     line += std::to_string(pool.started);
   }
   std::printf("\n%s\n", line.c_str());
+  if (pool.stuck > 0) {
+    std::printf("  %u virtual user%s held the thread after the stop and %s interrupted (on_stop skipped)\n",
+                pool.stuck, pool.stuck == 1 ? "" : "s", pool.stuck == 1 ? "was" : "were");
+  }
 }
 
 /// How the scenario will run: a vusers that static mode ignores, and with `dry_run`

@@ -3,11 +3,20 @@
 #include <pybind11/embed.h>
 #include <pybind11/stl.h>
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "core/profile.hpp"
 #include "engine/call_loop.hpp"
@@ -33,6 +42,12 @@ using std::chrono::nanoseconds;
 constexpr double kMaxLagSecs = 1.0;
 /// The hub comes back at least this often, so a stop request is seen promptly.
 constexpr auto kMaxWait = std::chrono::milliseconds(50);
+/// After a stop, scenario code that keeps the hub's thread this long without the hub
+/// taking a turn (a busy loop, a blocking call) is interrupted (see Watchdog).
+constexpr auto kStuckAfter = std::chrono::seconds(1);
+/// ... and if it still holds the thread this long (it swallows the interrupt, or blocks
+/// in C code holding the GIL), the process exits without a summary.
+constexpr auto kGiveUpAfter = std::chrono::seconds(10);
 
 std::int64_t to_ns(Clock::time_point t) { return duration_cast<nanoseconds>(t.time_since_epoch()).count(); }
 
@@ -53,6 +68,7 @@ class Engine {
         }()),
         pool_(plan) {
     for (const auto& t : plan.tasks) names_.push_back(t.name);
+    last_turn_ns_.store(to_ns(Clock::now()));
   }
 
   /// Sends one call. `lateness_ns` is added to its latency: the lateness of the
@@ -86,18 +102,26 @@ class Engine {
     profile_end_ = start_ + duration_cast<nanoseconds>(duration<double>(profile_.total_secs()));
     interval_ = duration_cast<nanoseconds>(duration<double>(options_.interval_secs));
     next_tick_ = start_ + interval_;
+    // Set here, not in step(): a hub held by scenario code takes no more turns.
+    stuck_check_after_ns_.store(to_ns(profile_end_ + duration_cast<nanoseconds>(duration<double>(options_.drain_secs))),
+                                std::memory_order_relaxed);
   }
 
   /// One turn of the hub: which iterations to start now (at most `idle`), how many
-  /// users to start, the calls that completed, and whether the schedule is over.
+  /// users to start, the calls that completed, and whether the schedule is over (or,
+  /// before the clock started, whether the run was stopped).
   /// `wake_ns` (steady clock, 0 = none): a parked user's wake-up time; the wait for the
   /// network ends by then.
   py::tuple step(std::size_t idle, std::size_t users, std::size_t starting, std::int64_t wake_ns) {
     auto now = Clock::now();
+    last_turn_ns_.store(to_ns(now), std::memory_order_relaxed);
     std::vector<std::pair<std::uint32_t, std::int64_t>> starts;
     std::size_t spawn = 0;
     bool starved = false;
     std::uint64_t unserved = 0;
+    if (!builder_ && options_.stop && options_.stop->load(std::memory_order_acquire)) {
+      stopped_ = true;  // before the clock: the hub stops starting users
+    }
     if (builder_ && !finished_) {
       if (options_.stop && options_.stop->load(std::memory_order_acquire)) {
         finished_ = stopped_ = true;
@@ -132,6 +156,7 @@ class Engine {
     }
     if (finished_ && drain_deadline_ == Clock::time_point::max()) {
       drain_deadline_ = now + duration_cast<nanoseconds>(duration<double>(options_.drain_secs));
+      if (stopped_) stuck_check_after_ns_.store(to_ns(now), std::memory_order_relaxed);
     }
 
     // Wait for the network only when there is nothing to hand out right now.
@@ -153,9 +178,10 @@ class Engine {
       py::gil_scoped_release nogil;
       done = loop_.poll(until);
     }
+    last_turn_ns_.store(to_ns(Clock::now()), std::memory_order_relaxed);
     py::list completions;
     for (auto& c : done) completions.append(py::make_tuple(c.id, to_python(c.response)));
-    return py::make_tuple(starts, spawn, completions, finished_);
+    return py::make_tuple(starts, spawn, completions, finished_ || (!builder_ && stopped_));
   }
 
   bool drain_expired() const { return Clock::now() >= drain_deadline_; }
@@ -166,7 +192,8 @@ class Engine {
     if (task < names_.size()) ++failures_[names_[task] + ": " + message];
   }
 
-  PythonRunResult finish(std::size_t users) {
+  PythonRunResult finish(std::size_t users, std::uint32_t stuck) {
+    if (!builder_) start_clock();  // stopped before the clock: an empty run, still reported
     PythonRunResult result;
     result.run.stats = stats();
     result.run.final_snapshot = builder_->build(result.run.stats, Clock::now(), 0, /*final=*/true);
@@ -182,8 +209,14 @@ class Engine {
     result.pool.cap = pool_.cap();
     result.pool.fixed = pool_.fixed();
     result.pool.saturated = saturated_;
+    result.pool.stuck = stuck;
     return result;
   }
+
+  /// For the watchdog (any thread): when the hub last took a turn, and from when on a
+  /// hub that takes no turn is stuck (the stop, or the end of the drain).
+  std::int64_t last_turn_ns() const { return last_turn_ns_.load(std::memory_order_relaxed); }
+  std::int64_t stuck_check_after_ns() const { return stuck_check_after_ns_.load(std::memory_order_relaxed); }
 
  private:
   metrics::RunStats stats() const {
@@ -223,6 +256,8 @@ class Engine {
   std::uint64_t peak_users_ = 0;
   bool saturated_ = false;        ///< an iteration found every user busy and no more allowed
   double next_member_at_ = -1;    ///< when the next staggered pool user starts; < 0: all started
+  std::atomic<std::int64_t> last_turn_ns_{0};
+  std::atomic<std::int64_t> stuck_check_after_ns_{INT64_MAX};
 
   std::optional<engine::SnapshotBuilder> builder_;  ///< set when the clock starts
   Clock::time_point start_{}, profile_end_{}, next_tick_{};
@@ -231,6 +266,96 @@ class Engine {
   std::uint64_t late_ = 0, dropped_ = 0, iterations_ = 0;
   bool finished_ = false, stopped_ = false;
   std::map<std::string, std::uint64_t> failures_;
+};
+
+/// Makes a stop reach scenario code that keeps the hub's thread. Once the run is
+/// stopping (a stop request, or the drain after the profile's end is over), a hub that
+/// has not taken a turn for kStuckAfter is held by scenario code: a busy loop, a
+/// blocking call, a wait on something that is not cooperative. The watchdog then sends
+/// `signum` to the hub's thread. Python's handler for it (loadpilot._coop, installed
+/// without SA_RESTART) makes a blocking system call return with EINTR and raises
+/// Interrupted in the virtual user, whose iteration ends there; the hub goes on to
+/// on_stop and the summary. Interrupts repeat every kStuckAfter; past kGiveUpAfter the
+/// process exits (code 2) rather than hang.
+class Watchdog {
+ public:
+  Watchdog(const Engine& engine, const std::atomic<bool>* stop, int signum)
+      : engine_(engine), stop_(stop), signum_(signum), hub_(::pthread_self()), thread_([this] { watch(); }) {}
+
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+ private:
+  void watch() {
+    const auto stuck_after = duration_cast<nanoseconds>(kStuckAfter).count();
+    std::int64_t stuck_since = 0, last_kick = 0;
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::milliseconds(100), [this] { return done_; })) {
+      std::int64_t now = to_ns(Clock::now());
+      bool stopping = (stop_ && stop_->load(std::memory_order_acquire)) || now >= engine_.stuck_check_after_ns();
+      if (!stopping || now - engine_.last_turn_ns() < stuck_after) {
+        stuck_since = 0;
+        continue;
+      }
+      if (stuck_since == 0) stuck_since = now;
+      if (now - stuck_since >= duration_cast<nanoseconds>(kGiveUpAfter).count()) {
+        std::fprintf(stderr,
+                     "\nerror: scenario code still held the thread %lld s after it was first interrupted (it "
+                     "catches KeyboardInterrupt, or blocks in C code that holds the GIL); exiting without a "
+                     "summary\n",
+                     static_cast<long long>(duration_cast<std::chrono::seconds>(kGiveUpAfter).count()));
+        std::fflush(stderr);
+        std::_Exit(2);
+      }
+      if (now - last_kick >= stuck_after) {
+        ::pthread_kill(hub_, signum_);
+        last_kick = now;
+      }
+    }
+  }
+
+  const Engine& engine_;
+  const std::atomic<bool>* stop_;
+  int signum_;
+  pthread_t hub_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool done_ = false;
+  std::thread thread_;  ///< last: starts once the members above are set
+};
+
+/// Python's handler for the watchdog's signal, for the length of a run. The signal is
+/// a real-time one, which nothing else in the process uses, so the CLI keeps SIGINT and
+/// SIGTERM to itself.
+class InterruptSignal {
+ public:
+  InterruptSignal() : coop_(py::module_::import("loadpilot._coop")) {
+    previous_ = coop_.attr("arm_interrupt")(signum());
+  }
+  ~InterruptSignal() {
+    try {
+      coop_.attr("disarm_interrupt")(signum(), previous_);
+    } catch (const py::error_already_set&) {
+      // The run is over either way; a handler left in place only raises in a hub's users.
+    }
+  }
+  InterruptSignal(const InterruptSignal&) = delete;
+  InterruptSignal& operator=(const InterruptSignal&) = delete;
+
+  static int signum() { return SIGRTMIN; }
+
+ private:
+  py::module_ coop_;
+  py::object previous_;
 };
 
 }  // namespace
@@ -264,13 +389,18 @@ Result<PythonRunResult> run_python_mode(const ScenarioInfo& scenario, const core
     py::object hub = py::module_::import("loadpilot._runtime")
                          .attr("Hub")(py::cast(&engine, py::return_value_policy::reference), scenario.handle->cls,
                                       plan.target_url, tasks, checked, scenario.has_on_start, scenario.has_on_stop);
-    py::object failure = hub.attr("run")();
+    py::object failure;
+    {
+      InterruptSignal interrupts;
+      Watchdog watchdog(engine, options.stop, InterruptSignal::signum());
+      failure = hub.attr("run")();
+    }
     std::size_t users = py::len(hub.attr("users"));
     if (!failure.is_none()) {
       return make_error(ErrorCode::Invalid, "on_start failed against " + plan.target_url + ":\n" + failure.cast<std::string>(),
                         "fix on_start (or the target) and run again; nothing was measured");
     }
-    return engine.finish(users);
+    return engine.finish(users, hub.attr("stuck").cast<std::uint32_t>());
   } catch (const std::exception& e) {  // pybind11 errors stay inside src/python
     return make_error(ErrorCode::Internal, std::string("Python mode failed: ") + e.what(),
                       "this is a bug in LoadPilot; please report it with the scenario file");

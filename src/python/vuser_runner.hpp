@@ -5,7 +5,9 @@
 // due iteration to the virtual user idle longest and says when to start more (the pool:
 // vuser_pool.hpp). Users are greenlets on this thread (python/loadpilot/_runtime.py's
 // Hub); every HTTP call goes through engine::CallLoop, polled inline with the GIL
-// released while it waits.
+// released while it waits. A stop reaches scenario code whatever it is doing: parked
+// users are interrupted in their wait, and code that keeps the thread (a busy loop, a
+// blocking call) by a signal from a watchdog thread.
 
 #include <cstdint>
 #include <string>
@@ -26,6 +28,7 @@ struct PoolReport {
   std::uint32_t cap = 0;       ///< most users it could have (`size` when fixed)
   bool fixed = false;          ///< vusers was set: never grown
   bool saturated = false;      ///< an iteration found every user busy and no more could start
+  std::uint32_t stuck = 0;     ///< users interrupted after the stop (a busy loop, a blocking call)
 };
 
 struct PythonRunResult {
@@ -41,7 +44,9 @@ struct PythonRunResult {
 bool needs_python_mode(const ScenarioInfo& scenario);
 
 /// Runs `plan` (built from `scenario`) with Python virtual users. Prints the first
-/// traceback of a failing on_start/on_stop to stderr. Call with the interpreter started.
+/// traceback of a failing on_start/on_stop to stderr, and a note for each user that had
+/// to be interrupted after the stop. Call with the interpreter started, on the thread
+/// that started it (Python runs signal handlers there only).
 Result<PythonRunResult> run_python_mode(const ScenarioInfo& scenario, const core::Plan& plan,
                                         const engine::RunOptions& options);
 

@@ -530,6 +530,241 @@ def test_an_iteration_that_waits_for_a_free_user_carries_that_wait(run):
     assert doc["latency"]["p50_ms"] >= 100  # the wait for the one user; /health itself takes about a ms
 
 
+# ---- blocking primitives in scenario code
+
+def test_queue_event_semaphore_and_condition_wait_without_blocking_the_other_users(run, target):
+    # Consumers wait on an Event and a Queue filled by producers, and at most two of them
+    # may be inside the Semaphore at once. If a wait blocked the thread, the producers
+    # could never run and the run would stall; a Semaphore that let more in would show.
+    out, doc = run("""import queue
+import threading
+from loadpilot import VUser, scenario, task
+
+@scenario(rps=40, duration="2s", ramp_up="0", mode="constant", vusers=10)
+class Shared(VUser):
+    jobs = queue.Queue()
+    first_job = threading.Event()
+    gate = threading.Semaphore(2)
+    bounded = threading.BoundedSemaphore(1)
+    changed = threading.Condition()
+    inside = most_inside = 0
+
+    def on_start(self, client):
+        client.post("/auth/login", json={})
+
+    @task
+    def produce(self, client):
+        client.get("/health")
+        Shared.jobs.put("/delay/100")
+        Shared.first_job.set()
+        with Shared.changed:
+            Shared.changed.notify_all()
+
+    @task
+    def consume(self, client):
+        Shared.first_job.wait()
+        path = Shared.jobs.get(timeout=10)
+        with Shared.gate:
+            Shared.inside += 1
+            Shared.most_inside = max(Shared.most_inside, Shared.inside)
+            client.get(path)
+            Shared.inside -= 1
+        with Shared.changed:
+            Shared.changed.wait(timeout=0.01)
+        with Shared.bounded:
+            client.get("/status/201")
+
+    def on_stop(self, client):
+        client.get(f"/status/{200 + Shared.most_inside}")
+""")
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    by_path = target.stats()["by_path"]
+    assert by_path["/health"] == by_path["/delay/100"] == by_path["/status/201"] == 40
+    assert doc["errors_total"] == 0, doc["check_failures"]
+    assert by_path["/status/202"] == by_path["/auth/login"]  # every on_stop saw at most two inside
+
+
+def test_calling_the_client_from_a_thread_the_scenario_started_is_a_clear_error(run, target):
+    out, doc = run(scenario("""
+    @task
+    def from_a_thread(self, client):
+        client.get("/health")
+        import threading
+        errors = []
+        def worker():
+            try:
+                client.get("/status/201")
+            except Exception as e:
+                errors.append(e)
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        raise errors[0]
+"""))
+
+    assert doc["requests_total"] == target.stats()["by_path"]["/health"] == 10
+    assert "/status/201" not in target.stats()["by_path"]
+    [failure] = doc["check_failures"]
+    assert failure["count"] == 10
+    assert failure["message"].startswith("from_a_thread: RuntimeError: client.get() was called from a thread "
+                                         "the scenario started")
+    assert "Make the call in the task itself" in failure["message"]
+
+
+# ---- Ctrl+C whatever the scenario code is doing
+
+BLOCKING = {
+    # A busy loop and real blocking calls hold the thread: that user is interrupted.
+    "busy loop": ("while True:\n                pass", True),
+    "blocking lock": ("import _thread\n            lock = _thread.allocate_lock()\n"
+                      "            lock.acquire()\n            lock.acquire()", True),
+    "blocking recv": ("import socket\n            a, b = socket.socketpair()\n            a.recv(1)", True),
+    # Cooperative waits park only the user: it is woken at the stop and its on_stop runs.
+    "Event().wait()": ("import threading\n            threading.Event().wait()", False),
+    "Queue().get()": ("import queue\n            queue.Queue().get()", False),
+}
+
+
+@pytest.mark.parametrize("kind", BLOCKING, ids=list(BLOCKING))
+def test_ctrl_c_stops_the_run_whatever_the_scenario_code_is_doing(target, write_scenario, tmp_path, kind):
+    code, holds_the_thread = BLOCKING[kind]
+    path = write_scenario(f"""from loadpilot import VUser, scenario, task
+
+@scenario(rps=10, duration="60s", ramp_up="0", mode="constant", vusers=3)
+class Flow(VUser):
+    iterations = 0
+
+    def on_start(self, client):
+        client.post("/auth/login", json={{}})
+
+    @task
+    def work(self, client):
+        client.get("/health")
+        Flow.iterations += 1
+        if Flow.iterations == 5:
+            print("blocking now", flush=True)
+            {code}
+
+    def on_stop(self, client):
+        client.get("/status/299")
+""")
+    results = tmp_path / "results.json"
+    process = subprocess.Popen([str(binary("loadpilot")), "run", str(path), "--target", target.url,
+                                "--results-json", str(results)],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = ""
+    while "blocking now" not in seen:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen += line
+
+    process.send_signal(signal.SIGINT)
+    try:
+        rest, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail(f"loadpilot kept running 30 s after SIGINT with a user in {kind}")
+
+    assert "blocking now" in seen
+    assert process.returncode == 0, rest + err
+    assert "Summary · Flow" in rest
+    by_path = target.stats()["by_path"]
+    assert by_path["/auth/login"] == 3
+    doc = json.loads(results.read_text())
+    assert doc["requests_total"] == by_path["/health"] >= 5
+    if holds_the_thread:
+        assert by_path["/status/299"] == 2  # on_stop for the users that were not stuck
+        assert "note: virtual user" in err and "after the load ended" in err
+        assert "1 virtual user held the thread after the stop and was interrupted" in rest
+    else:
+        assert by_path["/status/299"] == 3
+        assert "held the thread" not in err + rest
+
+
+def test_ctrl_c_while_the_first_on_start_waits_stops_before_any_load(target, write_scenario):
+    path = write_scenario("""import threading
+from loadpilot import VUser, scenario, task
+
+@scenario(rps=10, duration="60s", ramp_up="0", mode="constant")
+class Waits(VUser):
+    def on_start(self, client):
+        token = client.post("/auth/login", json={}).json()["access_token"]
+        if token.startswith("tok-"):  # the real run, not the plan capture
+            print("waiting", flush=True)
+            threading.Event().wait()
+
+    @task
+    def home(self, client):
+        client.get("/health")
+""")
+    process = subprocess.Popen([str(binary("loadpilot")), "run", str(path), "--target", target.url],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first_line = process.stdout.readline()
+
+    process.send_signal(signal.SIGINT)
+    try:
+        rest, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail("loadpilot kept running 30 s after SIGINT")
+
+    assert first_line == "waiting\n"
+    assert process.returncode == 0, rest + err
+    assert "Summary · Waits" in rest
+    assert target.stats()["by_path"] == {"/auth/login": 1}
+
+
+def test_a_user_still_busy_when_the_load_ends_is_interrupted_and_the_run_ends(run, target):
+    out, doc = run(scenario("""
+    spun = False
+
+    @task
+    def spin(self, client):
+        client.get("/health")
+        if self.token.startswith("tok-") and not Flow.spun:  # the real run, not the capture
+            Flow.spun = True
+            while True:
+                pass
+""", rps=10, duration="1s"), "--vusers", "2")
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Summary · Flow" in out.stdout
+    assert "virtual user" in out.stderr and "held the thread in task 'spin'" in out.stderr
+    assert doc["requests_total"] >= 1
+
+
+# ---- what users reported
+
+def test_an_unresolvable_host_counts_connect_errors(loadpilot, write_scenario, tmp_path):
+    # Python mode (a check) against a host that does not resolve: every call fails at
+    # submit time. Needs the CallLoop fix (a synchronous failure freed the call before its
+    # id was read): until then this is a KeyError traceback and exit 2.
+    path = write_scenario("""from loadpilot import scenario, task
+
+@scenario(rps=10, duration="1s", ramp_up="0", mode="constant")
+class Unresolvable:
+    @task
+    def home(self, client):
+        client.get("/health")
+
+    def check_home(self, status_code, body):
+        assert status_code == 200
+""")
+    results = tmp_path / "results.json"
+
+    out = loadpilot("run", path, "--target", "http://no-such-host.invalid:8000", "--results-json", results)
+
+    assert "Traceback" not in out.stderr and "bug in LoadPilot" not in out.stderr, out.stderr
+    assert out.returncode == 0, out.stdout + out.stderr
+    doc = json.loads(results.read_text())
+    assert doc["requests_total"] == 10
+    assert doc["errors_total"] == doc["errors_by_kind"]["connect"] == 10
+
+
 def test_head_and_options_reach_the_target(run, target):
     # HEAD gets no body; needs the engine side of HEAD (validation, no body awaited).
     out, doc = run(scenario("""
