@@ -37,6 +37,8 @@ from loadpilot._coop import Interrupted
 
 #: CallTag::kSetup in the engine: calls made by on_start / on_stop.
 SETUP_TASK = 0xFFFFFFFF
+#: How often the hub looks for wake-ups from other threads while some are running.
+REMOTE_POLL_NS = 1_000_000
 #: After a stop, a user's on_stop may wait (for a lock, an event, ...) this long before
 #: the wait is cut short with Interrupted.
 STOP_WAIT_NS = 5_000_000_000
@@ -313,6 +315,11 @@ class Hub:
             wake = 1  # already due: do not wait for the network
         else:
             wake = self.timers[0][0] if self.timers else 0
+            if self.parked and _thread._count():
+                # A thread the scenario started may wake a parked user (Thread.start()
+                # waits for one): look at `remote` every millisecond meanwhile.
+                soon = time.monotonic_ns() + REMOTE_POLL_NS
+                wake = min(wake, soon) if wake else soon
         starts, spawn, completions, finished = self.engine.step(len(self.idle), len(self.users), self.starting,
                                                                 wake)
         self._resume(completions)
