@@ -43,6 +43,9 @@ REMOTE_POLL_NS = 1_000_000
 #: the wait is cut short with Interrupted.
 STOP_WAIT_NS = 5_000_000_000
 
+_get_ident = _thread.get_ident
+_getcurrent = greenlet.getcurrent
+
 _WRONG_THREAD = ("client.{verb}() was called from a thread the scenario started; the client works only on the "
                  "virtual user that received it. Make the call in the task itself (client.batch([...]) sends "
                  "several at once)")
@@ -78,16 +81,17 @@ class LiveClient(LoadClient):
         self._status_is_error = status_is_error
         self.last = None
 
-    def _check_thread(self, verb: str) -> None:
+    def _wrong_thread(self) -> bool:
+        """True when the caller is not a virtual user (another thread, or the hub)."""
         hub = self._hub
-        if _thread.get_ident() != hub.thread_id or greenlet.getcurrent() is hub.main:
-            raise RuntimeError(_WRONG_THREAD.format(verb=verb))
+        return _get_ident() != hub.thread_id or _getcurrent() is hub.main
 
     def request(self, method: str, path: str, headers: Optional[Mapping[str, str]] = None,
                 json: Any = None, data: Union[str, bytes, Mapping[str, Any], None] = None,
                 params: Union[Mapping[str, Any], List[Any], None] = None,
                 timeout: Optional[float] = None) -> Response:
-        self._check_thread(str(method).lower())
+        if self._wrong_thread():
+            raise RuntimeError(_WRONG_THREAD.format(verb=str(method).lower()))
         lateness, self._lateness_ns = self._lateness_ns, 0
         if json is None and data is None and not params and (headers is None or type(headers) is dict):
             # The common call: nothing to encode, so skip render()'s dict.
@@ -103,7 +107,8 @@ class LiveClient(LoadClient):
         return response
 
     def batch(self, requests: List[Mapping[str, Any]]) -> List[Response]:
-        self._check_thread("batch")
+        if self._wrong_thread():
+            raise RuntimeError(_WRONG_THREAD.format(verb="batch"))
         lateness, self._lateness_ns = self._lateness_ns, 0
         ids = []
         for item in requests:
@@ -323,7 +328,8 @@ class Hub:
         starts, spawn, completions, finished = self.engine.step(len(self.idle), len(self.users), self.starting,
                                                                 wake)
         self._resume(completions)
-        self._resume_parked()
+        if self.remote or self.ready or self.timers:
+            self._resume_parked()
         for _ in range(spawn):
             self._spawn()
         for work in starts:
