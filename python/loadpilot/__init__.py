@@ -408,7 +408,8 @@ def scenario(rps: float = 10, duration: Union[str, float] = "1m", ramp_up: Union
     ``vusers`` (Python mode: a scenario with ``on_start``, checks, ...) is how many
     virtual users share the load, each with its own instance and its own ``on_start``.
     Unset, the pool starts at ``min(max(5, ceil(rps / 100)), 100)`` users and grows
-    whenever every user is busy; set, it is exactly that many (a whole number >= 1).
+    whenever every user is busy waiting for the target; set, it is exactly that many
+    (a whole number >= 1).
 
     Example::
 

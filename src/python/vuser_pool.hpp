@@ -5,7 +5,9 @@
 //
 // Unset `vusers`, the pool starts at min(max(5, ceil(rps / 100)), 100) users and grows
 // by one user per due iteration that finds every user busy (and no user still in
-// on_start to take it), up to kGrowCap. Set, the pool is exactly `vusers` users and never
+// on_start to take it), up to kGrowCap. vuser_runner.cpp asks for that growth only
+// when every user waits on the network: with responses already in, users are about to
+// be free and the hub's Python time is the limit. Set, the pool is exactly `vusers` users and never
 // grows: the user asked for that many (accounts, sessions), and an iteration that finds
 // them all busy waits, which shows as late or dropped. In ramp mode the pool's users
 // start one after another over ramp_up rather than all at once; a user due later is

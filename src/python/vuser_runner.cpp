@@ -117,6 +117,7 @@ class Engine {
     last_turn_ns_.store(to_ns(now), std::memory_order_relaxed);
     std::vector<std::pair<std::uint32_t, std::int64_t>> starts;
     std::size_t spawn = 0;
+    std::size_t grow = 0;  // users for due iterations that found every user busy
     bool starved = false;
     std::uint64_t unserved = 0;
     if (!builder_ && options_.stop && options_.stop->load(std::memory_order_acquire)) {
@@ -143,10 +144,9 @@ class Engine {
           starts.emplace_back(static_cast<std::uint32_t>(picker_.next()), to_ns(intended));
           schedule_.advance();
         }
-        spawn = pool_.to_start(t, users, starting, unserved);
-        peak_users_ = std::max<std::uint64_t>(peak_users_, users + spawn);
-        if (starved && users + spawn >= pool_.cap()) saturated_ = true;
-        next_member_at_ = users + spawn < pool_.size() ? pool_.start_time(static_cast<std::uint32_t>(users + spawn)) : -1;
+        spawn = pool_.to_start(t, users, starting, 0);  // staggered pool users now due
+        if (starved) grow = pool_.to_start(t, users, starting, unserved) - spawn;
+        if (starved && grow == 0 && users + spawn >= pool_.cap()) saturated_ = true;
       }
       if (!finished_ && now >= next_tick_) {  // past the end, the final snapshot says it all
         emit(now, users);
@@ -159,9 +159,10 @@ class Engine {
       if (stopped_) stuck_check_after_ns_.store(to_ns(now), std::memory_order_relaxed);
     }
 
-    // Wait for the network only when there is nothing to hand out right now.
+    // Wait for the network only when there is nothing to hand out right now (nor users
+    // to start: a grow decision only looks at what is ready).
     Clock::time_point until = now + kMaxWait;
-    if (!starts.empty() || spawn > 0) {
+    if (!starts.empty() || spawn > 0 || grow > 0) {
       until = now;
     } else if (builder_ && !finished_) {
       until = std::min(until, next_tick_);
@@ -179,6 +180,14 @@ class Engine {
       done = loop_.poll(until);
     }
     last_turn_ns_.store(to_ns(Clock::now()), std::memory_order_relaxed);
+    // Grow only when every user is waiting on the network. When responses are already
+    // in, their users are about to be free: the hub (Python time), not the pool, is what
+    // keeps them busy, and more users would add only switching and cache misses.
+    if (grow > 0 && done.empty()) spawn += grow;
+    if (builder_) {
+      peak_users_ = std::max<std::uint64_t>(peak_users_, users + spawn);
+      next_member_at_ = users + spawn < pool_.size() ? pool_.start_time(static_cast<std::uint32_t>(users + spawn)) : -1;
+    }
     py::list completions;
     for (auto& c : done) completions.append(py::make_tuple(c.id, to_python(c.response)));
     return py::make_tuple(starts, spawn, completions, finished_ || (!builder_ && stopped_));
