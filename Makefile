@@ -1,9 +1,12 @@
 # Thin wrapper: every target installs what it needs first (idempotent), then builds
-# into build/ with Ninja. Binaries land in build/bin/.
+# with Ninja into a directory of its own: build/ (binaries in build/bin/), build-asan/
+# and build-tsan/ (sanitizers). A second run only rebuilds what changed.
 BUILD ?= build
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test demo bench clean
+.PHONY: all deps build asan-build tsan-build test test-sanitize demo bench clean
 
 all: build
 
@@ -13,11 +16,29 @@ deps:
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja
 
+$(ASAN_BUILD)/build.ninja:
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DLOADPILOT_SANITIZE=address,undefined
+
+$(TSAN_BUILD)/build.ninja:
+	cmake -S . -B $(TSAN_BUILD) -G Ninja -DLOADPILOT_SANITIZE=thread -DLOADPILOT_WITH_PYTHON=OFF
+
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
+asan-build: deps $(ASAN_BUILD)/build.ninja
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# Only what the TSan tests run (tests/CMakeLists.txt registers no others there).
+tsan-build: deps $(TSAN_BUILD)/build.ninja
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target engine_tests loadpilot-coordinator loadpilot-target
+
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 600
+
+# Unit, integration and black-box tests under ASan + UBSan; the engine under TSan.
+test-sanitize: asan-build tsan-build
+	./scripts/ctest-sanitized.sh $(ASAN_BUILD)
+	./scripts/ctest-sanitized.sh $(TSAN_BUILD)
 
 demo: build
 	@./scripts/demo.sh
@@ -27,4 +48,4 @@ bench: build
 	@./bench/run.sh
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
