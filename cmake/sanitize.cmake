@@ -3,6 +3,8 @@
 #
 #   cmake -S . -B build-asan -G Ninja -DLOADPILOT_SANITIZE=address,undefined
 #   cmake -S . -B build-tsan -G Ninja -DLOADPILOT_SANITIZE=thread -DLOADPILOT_WITH_PYTHON=OFF
+#
+# The fuzz build (cmake/fuzz.cmake) comes through here too, with address,undefined.
 
 # Every target is instrumented (but the few named below), and every executable gets
 # tests/sanitize/default_options.cpp, which compiles the runtime options in (halt on the
