@@ -58,6 +58,13 @@ std::string format_duration(double secs) {
     std::snprintf(buf, sizeof buf, "%.1fs", secs);
     return buf;
   }
+  // Hours, minutes and seconds need the value in a long long. Beyond that (2^63 s) plain
+  // whole seconds, which parse back to the same double; DBL_MAX has 309 digits.
+  if (!(secs < 9.2e18)) {
+    char whole[400];
+    std::snprintf(whole, sizeof whole, "%.0fs", secs);
+    return whole;
+  }
   auto s = static_cast<long long>(std::llround(secs));
   long long h = s / 3600, m = (s % 3600) / 60, r = s % 60;
   std::string out;

@@ -27,3 +27,13 @@ TEST(Duration, FormatsForHumans) {
   EXPECT_EQ(format_duration(0.5), "500ms");
   EXPECT_EQ(format_duration(3600), "1h");
 }
+
+TEST(Duration, FormatsDurationsTooLongForWholeSecondsAsSeconds) {
+  const double secs = *parse_duration("199999999999999999999h");  // 7.2e23 s, found by fuzz.duration
+
+  const std::string shown = format_duration(secs);
+
+  EXPECT_EQ(shown.find_first_not_of("0123456789"), shown.size() - 1) << shown;
+  EXPECT_EQ(shown.back(), 's') << shown;
+  EXPECT_EQ(parse_duration(shown), secs) << shown;
+}
