@@ -44,6 +44,8 @@ std::optional<double> parse_duration(std::string_view text) {
     if (unit.empty() && (start != 0 || i != text.size())) return std::nullopt;
     total += value * *scale;
   }
+  // Every part is finite, but hours of 1e306 are not.
+  if (!std::isfinite(total)) return std::nullopt;
   return total;
 }
 

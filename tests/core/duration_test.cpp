@@ -37,3 +37,10 @@ TEST(Duration, FormatsDurationsTooLongForWholeSecondsAsSeconds) {
   EXPECT_EQ(shown.back(), 's') << shown;
   EXPECT_EQ(parse_duration(shown), secs) << shown;
 }
+
+TEST(Duration, RejectsADurationTooLongForADouble) {
+  // Each part is finite (1e306) but hours of it are not; found by fuzz.duration.
+  const std::string text = "1" + std::string(306, '0') + "h";
+
+  EXPECT_FALSE(parse_duration(text).has_value()) << "parsed to " << *parse_duration(text);
+}
