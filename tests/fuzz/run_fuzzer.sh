@@ -23,7 +23,8 @@ mkdir -p "$work/corpus" "$work/artifacts"
 stamp=$(mktemp)
 trap 'rm -f "$stamp"' EXIT
 
-args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192
+# -max_len: past the response parser's 8 KiB line limit (kMaxLineBytes).
+args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=16384
       -print_final_stats=1 -artifact_prefix="$work/artifacts/")
 [[ -n $dict ]] && args+=(-dict="$dict")
 
