@@ -10,6 +10,9 @@ namespace lp::core {
 
 namespace {
 
+// Each step is a segment of the profile, held in memory and walked for due times.
+constexpr std::uint32_t kMaxSteps = 1000;
+
 std::string num(double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%g", v);
@@ -67,6 +70,8 @@ std::vector<std::string> validate(const Plan& plan) {
   }
   if (plan.mode == Mode::Step && plan.steps < 1) {
     out.push_back("steps must be >= 1, got " + std::to_string(plan.steps));
+  } else if (plan.mode == Mode::Step && plan.steps > kMaxSteps) {
+    out.push_back("steps must be <= " + std::to_string(kMaxSteps) + ", got " + std::to_string(plan.steps));
   }
   if (!is_http_url(plan.target_url)) {
     out.push_back("target_url must start with http:// or https://, got '" + plan.target_url + "'");

@@ -115,3 +115,14 @@ TEST(PlanJson, AcceptsDurationStrings) {
   EXPECT_DOUBLE_EQ(r->duration_secs, 120);
   EXPECT_DOUBLE_EQ(r->ramp_up_secs, 0.5);
 }
+
+TEST(Validate, RejectsMoreStepsThanTheProfileHolds) {
+  // 4294967295 steps made the profile allocate a segment each: out of memory under ASan.
+  Plan p = valid_plan();
+  p.mode = lp::core::Mode::Step;
+  p.steps = 4'294'967'295;
+
+  auto problems = lp::core::validate(p);
+
+  EXPECT_TRUE(has(problems, "steps must be <= 1000, got 4294967295")) << ::testing::PrintToString(problems);
+}
