@@ -126,3 +126,15 @@ TEST(Validate, RejectsMoreStepsThanTheProfileHolds) {
 
   EXPECT_TRUE(has(problems, "steps must be <= 1000, got 4294967295")) << ::testing::PrintToString(problems);
 }
+
+TEST(Validate, RejectsMoreIterationsThanTheScheduleCountsExactly) {
+  // rps 1e300 for 30 s overflowed the iteration count (UBSan: float-cast-overflow in
+  // engine::RateSchedule); iteration numbers are exact doubles only up to 2^53.
+  Plan p = valid_plan();
+  p.rps = 1e300;
+
+  auto problems = lp::core::validate(p);
+
+  ASSERT_EQ(problems.size(), 1u) << ::testing::PrintToString(problems);
+  EXPECT_EQ(problems[0], "rps 1e+300 for 35s is more than 2^53 iterations: lower rps or the duration");
+}
