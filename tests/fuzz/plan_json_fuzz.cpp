@@ -2,9 +2,10 @@
 //
 // Input: the plan text, verbatim (so a seed is a plan file).
 // Properties: parsing never throws nor crashes, whatever the text; a failure always
-// says what is wrong; a plan that parses round-trips: plan_to_json gives text that
-// parses again, to a plan equal to the first in every field and that serialises to the
-// same text.
+// says what is wrong; a plan that parses can be scheduled (its load profile builds, and
+// counts a finite number of iterations, at most 2^53); it round-trips: plan_to_json
+// gives text that parses again, to a plan equal to the first in every field and that
+// serialises to the same text.
 
 #include <algorithm>
 #include <cstddef>
@@ -15,6 +16,7 @@
 #include <tuple>
 
 #include "core/plan_json.hpp"
+#include "core/profile.hpp"
 #include "fuzz/fuzz_check.hpp"
 
 namespace {
@@ -98,6 +100,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     LP_FUZZ_CHECK(!parsed.error().message.empty(), "a rejected plan without a message");
     return 0;
   }
+
+  // What engine::RateSchedule builds from every accepted plan.
+  const lp::core::Profile profile(*parsed);
+  LP_FUZZ_CHECK(profile.total_count() >= 0 && profile.total_count() <= 9007199254740992.0,
+                "an accepted plan counts %g iterations", profile.total_count());
 
   const std::string first = to_json(*parsed, "parsed");
   const auto again = parse(first, "serialised");
