@@ -10,6 +10,12 @@ namespace lp::core {
 
 namespace {
 
+// Each step is a segment of the profile, held in memory and walked for due times.
+constexpr std::uint32_t kMaxSteps = 1000;
+
+// Iteration k is due at Profile::time_of(k), k a double: exact only up to 2^53.
+constexpr double kMaxIterations = 9007199254740992.0;
+
 std::string num(double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%g", v);
@@ -102,8 +108,18 @@ std::vector<std::string> validate(const Plan& plan) {
     out.push_back("ramp_up (" + format_duration(plan.ramp_up_secs) + ") exceeds duration (" +
                   format_duration(plan.duration_secs) + ")");
   }
+  const bool timing_valid = plan.rps > 0 && std::isfinite(plan.rps) && plan.duration_secs > 0 &&
+                            std::isfinite(plan.duration_secs) && plan.ramp_up_secs >= 0 &&
+                            std::isfinite(plan.ramp_up_secs);
+  // rps x the whole run bounds the number of iterations from above, whatever the mode.
+  if (timing_valid && plan.rps * total_secs(plan) > kMaxIterations) {
+    out.push_back("rps " + num(plan.rps) + " for " + format_duration(total_secs(plan)) +
+                  " is more than 2^53 iterations: lower rps or the duration");
+  }
   if (plan.mode == Mode::Step && plan.steps < 1) {
     out.push_back("steps must be >= 1, got " + std::to_string(plan.steps));
+  } else if (plan.mode == Mode::Step && plan.steps > kMaxSteps) {
+    out.push_back("steps must be <= " + std::to_string(kMaxSteps) + ", got " + std::to_string(plan.steps));
   }
   if (!is_http_url(plan.target_url)) {
     out.push_back("target_url must start with http:// or https://, got '" + plan.target_url + "'");
