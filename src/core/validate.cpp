@@ -97,11 +97,17 @@ std::string header_problem(std::string_view name, std::string_view value) {
 std::vector<std::string> validate(const Plan& plan) {
   std::vector<std::string> out;
   if (plan.name.empty()) out.push_back("name must not be empty");
-  if (!(plan.rps > 0) || !std::isfinite(plan.rps)) out.push_back("rps must be > 0, got " + num(plan.rps));
-  if (!(plan.duration_secs > 0) || !std::isfinite(plan.duration_secs)) {
+  // A value no run can have (inf, nan) gets its own words: "> 0, got infs" says nothing.
+  if (!std::isfinite(plan.rps)) out.push_back("rps must be a finite number > 0, got " + num(plan.rps));
+  else if (!(plan.rps > 0)) out.push_back("rps must be > 0, got " + num(plan.rps));
+  if (!std::isfinite(plan.duration_secs)) {
+    out.push_back("duration must be a finite number of seconds, got " + num(plan.duration_secs));
+  } else if (!(plan.duration_secs > 0)) {
     out.push_back("duration must be > 0, got " + num(plan.duration_secs) + "s");
   }
-  if (!(plan.ramp_up_secs >= 0) || !std::isfinite(plan.ramp_up_secs)) {
+  if (!std::isfinite(plan.ramp_up_secs)) {
+    out.push_back("ramp_up must be a finite number of seconds, got " + num(plan.ramp_up_secs));
+  } else if (!(plan.ramp_up_secs >= 0)) {
     out.push_back("ramp_up must be >= 0, got " + num(plan.ramp_up_secs) + "s");
   } else if (plan.mode == Mode::Ramp && plan.duration_secs > 0 &&
              plan.ramp_up_secs > plan.duration_secs) {

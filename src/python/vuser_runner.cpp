@@ -83,7 +83,10 @@ class Engine {
       r.headers.emplace_back(py::str(pair[0]).cast<std::string>(), py::str(pair[1]).cast<std::string>());
     }
     r.body = body.cast<std::string>();
-    r.timeout_ms = timeout_secs > 0 ? static_cast<std::uint32_t>(timeout_secs * 1000) : 0;
+    // 0 (or not a number): the plan's timeout_ms. A timeout past what a uint32 of ms holds
+    // (49 days) is that long; a positive one below 1 ms is 1 ms.
+    const double ms = timeout_secs * 1000;
+    r.timeout_ms = !(ms > 0) ? 0 : ms >= double(UINT32_MAX) ? UINT32_MAX : std::max<std::uint32_t>(1, static_cast<std::uint32_t>(ms));
     r.tag.task = task;
     r.tag.status_is_error = status_is_error;
     if (lateness_ns > 0) r.tag.intended = Clock::now() - nanoseconds(lateness_ns);

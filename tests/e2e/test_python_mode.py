@@ -788,3 +788,17 @@ def test_head_and_options_reach_the_target(run, target):
     by_method = target.stats()["by_method"]
     assert by_method["HEAD"] == by_method["OPTIONS"] == 10
     assert doc["errors_total"] == 0, doc["check_failures"]
+
+
+def test_a_call_timeout_too_long_for_the_engine_is_taken_as_its_longest(run, target):
+    # Found by UBSan: timeout=1e10 s overflowed the conversion to milliseconds.
+    out, doc = run(scenario("""
+    @task
+    def home(self, client):
+        client.get("/health", timeout=1e10)
+        client.get("/health", timeout=float("nan"))
+"""))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert doc["requests_total"] == target.stats()["by_path"]["/health"] == 20
+    assert doc["errors_total"] == 0
