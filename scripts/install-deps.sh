@@ -27,9 +27,21 @@ TEST_PKGS=(
 BENCH_PKGS=(
   wrk hey python3-locust util-linux   # peers and taskset
 )
+# make test-deploy (LOADPILOT_DEPLOY_DEPS=1): the images built and run for real
+DEPLOY_PKGS=(
+  docker.io runc                  # a dockerd the test starts and stops itself
+  podman                          # the other engine, used when dockerd cannot start
+  uidmap slirp4netns fuse-overlayfs   # podman and mmdebstrap without root
+  mmdebstrap                      # the base image, made from the apt mirror (no registry needed)
+)
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+# The Helm chart checks (deploy/helm-check.sh, part of make test) run helm from an npm
+# package: Node.js and npm, Debian's unless a Node.js with npm is already installed.
+want+=(unzip)
+command -v npm >/dev/null || want+=(nodejs npm)
 [[ "${LOADPILOT_BENCH_DEPS:-0}" == 1 ]] && want+=("${BENCH_PKGS[@]}")
+[[ "${LOADPILOT_DEPLOY_DEPS:-0}" == 1 ]] && want+=("${DEPLOY_PKGS[@]}")
 
 missing=()
 for p in "${want[@]}"; do

@@ -15,6 +15,10 @@ void add_run_options(CLI::App& run, RunArgs& args) {
   run.add_option("--target", args.target_url, "Base URL the scenario's paths are relative to")
       ->capture_default_str();
   run.add_option("--scenario", args.scenario_name, "Which @scenario class to run when the file has several");
+  // Taken as text: a bad value is listed with the scenario's other problems.
+  run.add_option("--vusers", args.vusers,
+                 "Virtual users in Python mode, fixed (default: min(max(5, rps/100), 100), grown on demand)")
+      ->type_name("N");
   run.add_flag("--dry-run", args.dry_run, "Validate and print the plan JSON; send nothing");
   // One KEY=VALUE per flag (repeat the flag): otherwise a file name after it is eaten.
   run.add_option("--threshold", args.threshold_overrides,

@@ -10,6 +10,12 @@ namespace lp::core {
 
 namespace {
 
+// Each step is a segment of the profile, held in memory and walked for due times.
+constexpr std::uint32_t kMaxSteps = 1000;
+
+// Iteration k is due at Profile::time_of(k), k a double: exact only up to 2^53.
+constexpr double kMaxIterations = 9007199254740992.0;
+
 std::string num(double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%g", v);
@@ -35,32 +41,91 @@ void check_url(std::string_view url, const std::string& where, std::vector<std::
 void check_method(std::string_view method, const std::string& where, std::vector<std::string>& out) {
   if (!is_supported_method(method)) {
     out.push_back(where + ": unknown method '" + std::string(method) +
-                  "' (use GET, POST, PUT, PATCH or DELETE)");
+                  "' (use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS)");
   }
+}
+
+void check_headers(const Headers& headers, const std::string& where, std::vector<std::string>& out) {
+  for (const auto& [name, value] : headers) {
+    if (auto problem = header_problem(name, value); !problem.empty()) out.push_back(where + ": " + problem);
+  }
+}
+
+bool is_tchar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// The text as it can be printed on one line: CR, LF and other control bytes escaped.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\r') out += "\\r";
+    else if (c == '\n') out += "\\n";
+    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 }  // namespace
 
 bool is_supported_method(std::string_view m) {
-  return m == "GET" || m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE";
+  return m == "GET" || m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE" || m == "HEAD" || m == "OPTIONS";
+}
+
+std::string header_problem(std::string_view name, std::string_view value) {
+  if (name.empty()) return "a header has an empty name";
+  for (char c : name) {
+    if (!is_tchar(c)) {
+      return "header name '" + printable(name) +
+             "' is not a token (use letters, digits and !#$%&'*+-.^_`|~; no spaces, colons or line breaks)";
+    }
+  }
+  if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
+    // The value is not quoted: it is often a credential.
+    return "header '" + std::string(name) + "' has a CR, LF or NUL in its value (a header value is one line: remove the line break)";
+  }
+  return {};
 }
 
 std::vector<std::string> validate(const Plan& plan) {
   std::vector<std::string> out;
   if (plan.name.empty()) out.push_back("name must not be empty");
-  if (!(plan.rps > 0) || !std::isfinite(plan.rps)) out.push_back("rps must be > 0, got " + num(plan.rps));
-  if (!(plan.duration_secs > 0) || !std::isfinite(plan.duration_secs)) {
+  // A value no run can have (inf, nan) gets its own words: "> 0, got infs" says nothing.
+  if (!std::isfinite(plan.rps)) out.push_back("rps must be a finite number > 0, got " + num(plan.rps));
+  else if (!(plan.rps > 0)) out.push_back("rps must be > 0, got " + num(plan.rps));
+  if (!std::isfinite(plan.duration_secs)) {
+    out.push_back("duration must be a finite number of seconds, got " + num(plan.duration_secs));
+  } else if (!(plan.duration_secs > 0)) {
     out.push_back("duration must be > 0, got " + num(plan.duration_secs) + "s");
   }
-  if (!(plan.ramp_up_secs >= 0) || !std::isfinite(plan.ramp_up_secs)) {
+  if (!std::isfinite(plan.ramp_up_secs)) {
+    out.push_back("ramp_up must be a finite number of seconds, got " + num(plan.ramp_up_secs));
+  } else if (!(plan.ramp_up_secs >= 0)) {
     out.push_back("ramp_up must be >= 0, got " + num(plan.ramp_up_secs) + "s");
   } else if (plan.mode == Mode::Ramp && plan.duration_secs > 0 &&
              plan.ramp_up_secs > plan.duration_secs) {
     out.push_back("ramp_up (" + format_duration(plan.ramp_up_secs) + ") exceeds duration (" +
                   format_duration(plan.duration_secs) + ")");
   }
+  const bool timing_valid = plan.rps > 0 && std::isfinite(plan.rps) && plan.duration_secs > 0 &&
+                            std::isfinite(plan.duration_secs) && plan.ramp_up_secs >= 0 &&
+                            std::isfinite(plan.ramp_up_secs);
+  // rps x the whole run bounds the number of iterations from above, whatever the mode.
+  if (timing_valid && plan.rps * total_secs(plan) > kMaxIterations) {
+    out.push_back("rps " + num(plan.rps) + " for " + format_duration(total_secs(plan)) +
+                  " is more than 2^53 iterations: lower rps or the duration");
+  }
   if (plan.mode == Mode::Step && plan.steps < 1) {
     out.push_back("steps must be >= 1, got " + std::to_string(plan.steps));
+  } else if (plan.mode == Mode::Step && plan.steps > kMaxSteps) {
+    out.push_back("steps must be <= " + std::to_string(kMaxSteps) + ", got " + std::to_string(plan.steps));
   }
   if (!is_http_url(plan.target_url)) {
     out.push_back("target_url must start with http:// or https://, got '" + plan.target_url + "'");
@@ -77,11 +142,13 @@ std::vector<std::string> validate(const Plan& plan) {
     if (t.requests.empty()) {
       check_method(t.method, where, out);
       check_url(t.url, where, out);
+      check_headers(t.headers, where, out);
     }
     for (std::size_t j = 0; j < t.requests.size(); ++j) {
       std::string call = where + " call " + std::to_string(j + 1);
       check_method(t.requests[j].method, call, out);
       check_url(t.requests[j].url, call, out);
+      check_headers(t.requests[j].headers, call, out);
     }
   }
 
@@ -90,6 +157,7 @@ std::vector<std::string> validate(const Plan& plan) {
     std::string where = "vuser_configs[" + std::to_string(i) + "]";
     for (const auto& [task, headers] : vu.task_headers) {
       if (!names.count(task)) out.push_back(where + ": task_headers names unknown task '" + task + "'");
+      check_headers(headers, where + " task '" + task + "'", out);
     }
     for (const auto& [task, url] : vu.task_urls) {
       if (!names.count(task)) out.push_back(where + ": task_urls names unknown task '" + task + "'");
