@@ -122,7 +122,9 @@ TEST(RateSchedule, TheFirstIndexDueAtOrAfterATimeIsExactOnARamp) {
       const std::uint64_t k = lp::engine::first_index_due_at_or_after(p, t, 2, stride);
 
       EXPECT_GE(p.time_of(static_cast<double>(k)), t) << t;
-      if (k >= 2 + stride) EXPECT_LT(p.time_of(static_cast<double>(k - stride)), t) << t;
+      if (k >= 2 + stride) {
+        EXPECT_LT(p.time_of(static_cast<double>(k - stride)), t) << t;
+      }
       EXPECT_EQ((k - 2) % stride, 0u);
     }
   }
