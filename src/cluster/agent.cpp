@@ -58,6 +58,7 @@ struct ActiveRun {
   bool stop_requested = false;
   bool abandoned = false;
   bool started_logged = false;
+  bool split_logged = false;
   metrics::AgentState state = metrics::AgentState::Running;
   std::string slots;  ///< as last logged
 };
@@ -375,6 +376,11 @@ class Agent : public std::enable_shared_from_this<Agent> {
     if (!parts) {
       log("cannot send stats: " + parts.error().message);
       return;
+    }
+    if (parts->size() > 1 && !a.split_logged) {
+      a.split_logged = true;
+      log("stats above the server's max_payload of " + std::to_string(limit) + " bytes: sent in " +
+          std::to_string(parts->size()) + " parts");
     }
     for (const std::string& part : *parts) nats_.publish(subject::metrics(o_.agent_id), part);
   }

@@ -137,10 +137,15 @@ class Proc:
 class NatsServer:
     """nats-server on 127.0.0.1 (a free port, or a given one to come back on)."""
 
-    def __init__(self, token: str = "", port: int | None = None):
+    def __init__(self, token: str = "", port: int | None = None, max_payload: int = 0):
         self.token = token
         self.port = port or free_port()
+        self.max_payload = max_payload
         self.proc: Proc | None = None
+        self.conf = tempfile.NamedTemporaryFile(prefix="lp-nats-", suffix=".conf", delete=False)
+        if max_payload:
+            self.conf.write(f"max_payload: {max_payload}\n".encode())
+        self.conf.close()
         self.start()
 
     @property
@@ -148,7 +153,7 @@ class NatsServer:
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        args = [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port)]
+        args = [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "-c", self.conf.name]
         if self.token:
             args += ["--auth", self.token]
         self.proc = Proc(args)
@@ -169,6 +174,7 @@ class NatsServer:
     def close(self) -> None:
         if self.proc:
             self.proc.close()
+        os.unlink(self.conf.name)
 
 
 @dataclasses.dataclass

@@ -16,7 +16,8 @@ import pytest
 
 from conftest import binary
 from distributed_support import *  # noqa: F401,F403 (fixtures too)
-from distributed_support import (agent_rows, get_json, leftovers, make_broker, plan_for, snapshot_at, target_total,
+from distributed_support import (NatsServer, agent_rows, get_json, leftovers, make_broker, plan_for, snapshot_at,
+                                 target_total,
                                  wait_for)
 
 RUN_BOUND_S = 90
@@ -188,3 +189,25 @@ def test_a_killed_coordinator_takes_its_local_agents_with_it(target_server, coor
     c.proc.kill()
 
     wait_for(lambda: our_agents() == [], 10, "the orphaned agents to stop")
+
+
+def test_stats_larger_than_the_servers_max_payload_travel_split_and_count_exactly(target_server, agents,
+                                                                                    coordinators):
+    # Ten tasks' histograms (hundreds of buckets each) do not fit in one 2 KiB message:
+    # each agent splits its stats per task, the coordinator joins the parts of a seq
+    # before counting it. Nothing is truncated.
+    server = NatsServer(max_payload=2048)
+    try:
+        started = [agents(server.url, f"agent-{i}") for i in range(2)]
+        tasks = [{"name": f"t{i}", "url": f"/api/products/{i + 1}"} for i in range(10)]
+        c = coordinators(plan_for(target_server.url, rps=500, duration=4, tasks=tasks), "--external-agents", "2",
+                         "--nats-url", server.url)
+
+        assert c.wait(RUN_BOUND_S) == 0, c.stderr()
+
+        assert c.final["requests_total"] == target_total(target_server) == 2000
+        assert sum(t["requests"] for t in c.final["tasks"]) == 2000
+        assert all("stats above the server's max_payload of 2048 bytes: sent in" in a.stderr() for a in started), \
+            [a.stderr() for a in started]
+    finally:
+        server.close()
