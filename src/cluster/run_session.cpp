@@ -204,7 +204,9 @@ class Session {
     const metrics::StatsHeader& h = **added;
     if (h.instance != m->instance) return;
     m->last_heard = now;
-    if (m->state == Member::State::Waiting && h.start_unix_ms > 0) m->state = Member::State::Running;
+    if (m->state == Member::State::Waiting && (h.elapsed_secs > 0 || h.start_unix_ms > 0)) {
+      m->state = Member::State::Running;
+    }
     if (h.final) {
       m->final_seen = true;
       m->state = Member::State::Done;
