@@ -38,7 +38,8 @@ TEST(Messages, SubjectsAreThePrefixedNames) {
 TEST(Messages, AgentIdsMustBeOneSubjectToken) {
   EXPECT_TRUE(validate_agent_id("agent-0").ok());
   EXPECT_TRUE(validate_agent_id("host_1-123").ok());
-  for (const char* bad : {"", "a.b", "a b", "a*", "a>", std::string(129, 'x').c_str()}) {
+  for (const std::string& bad : {std::string(), std::string("a.b"), std::string("a b"), std::string("a*"),
+                                 std::string("a>"), std::string(129, 'x')}) {
     auto s = validate_agent_id(bad);
     ASSERT_FALSE(s.ok()) << bad;
     EXPECT_NE(s.error().hint.find("--agent-id"), std::string::npos);
