@@ -50,7 +50,7 @@ def test_local_agents_fire_exactly_what_the_target_counts(broker, target_server,
     assert all(r["state"] == "done" for r in rows.values()), rows
     assert sum(r["requests"] for r in rows.values()) == 120
     assert rows["agent-0"]["requests"] == rows["agent-1"]["requests"] == 60  # slots 0 and 1: even and odd
-    assert final["start_skew_ms"] is not None and final["start_skew_ms"] < 50
+    assert final["start_skew_ms"] is not None and final["start_skew_ms"] < 100  # ~0.03 ms measured; loaded CI
     # The same stream as a local run: every line a full snapshot, the interval figures in it.
     assert [s["phase"] for s in c.snapshots][-1] == "done"
     assert all("interval" in s and "agents" in s for s in c.snapshots)

@@ -46,7 +46,7 @@ def test_agent_clocks_that_disagree_still_start_together(broker, target_server, 
     final = c.final
     assert final["requests_total"] == target_total(target_server) == 60
     # Without the offset measurement the two would start 8 s apart.
-    assert final["start_skew_ms"] is not None and final["start_skew_ms"] < 50, final["start_skew_ms"]
+    assert final["start_skew_ms"] is not None and final["start_skew_ms"] < 100, final["start_skew_ms"]
     assert "ahead: clock offset +5000." in c.stderr() or "ahead: clock offset +4999." in c.stderr(), c.stderr()
     assert "behind: clock offset -3000." in c.stderr() or "behind: clock offset -2999." in c.stderr(), c.stderr()
 
