@@ -96,6 +96,7 @@ class Run {
     result.final_snapshot = builder_->build(stats, Clock::now(), 0, SnapshotBuilder::Stage::Done);
     result.stats = std::move(stats);
     if (options_.on_snapshot) options_.on_snapshot(result.final_snapshot);
+    if (options_.on_stats) options_.on_stats(result.final_snapshot, result.stats);
     return result;
   }
 
@@ -129,6 +130,7 @@ class Run {
         std::count_if(workers_.begin(), workers_.end(), [](auto& w) { return !w->finished(); }));
     metrics::Snapshot snap = builder_->build(stats, now, active, stage);
     if (options_.on_snapshot) options_.on_snapshot(snap);
+    if (options_.on_stats) options_.on_stats(snap, stats);
   }
 
   std::shared_ptr<const CompiledPlan> plan_;
