@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/build_info.hpp"
 #include "cli/run_command.hpp"
 
 namespace lp::cli {
@@ -30,9 +31,11 @@ void add_run_options(CLI::App& run, RunArgs& args) {
 
 int cli_main(int argc, char** argv) {
   CLI::App app{"LoadPilot: load tests written as Python classes, fired by a C++ engine", "loadpilot"};
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
+  bool show_version = false;
+  app.add_flag("--version", show_version, "Print the version and build, then exit");
 
-  CLI::App* version = app.add_subcommand("version", "Print the version");
+  CLI::App* version = app.add_subcommand("version", "Print the version and build (git commit, build type, compiler)");
   RunArgs run_args;
   CLI::App* run = app.add_subcommand("run", "Run a scenario file against a target");
   add_run_options(*run, run_args);
@@ -49,9 +52,14 @@ int cli_main(int argc, char** argv) {
     return static_cast<int>(ExitCode::Usage);
   }
 
-  if (version->parsed()) {
-    std::printf("loadpilot %s\n", LOADPILOT_VERSION);
+  if (show_version || version->parsed()) {
+    std::fputs(version_text().c_str(), stdout);
     return static_cast<int>(ExitCode::Ok);
+  }
+  if (!run->parsed()) {
+    std::fprintf(stderr, "error: A subcommand is required\n");
+    std::fprintf(stderr, "hint: see 'loadpilot --help' for the commands\n");
+    return static_cast<int>(ExitCode::Usage);
   }
   return static_cast<int>(run_command(run_args));
 }
