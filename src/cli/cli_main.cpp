@@ -37,6 +37,7 @@ int cli_main(int argc, char** argv) {
 
   CLI::App* version = app.add_subcommand("version", "Print the version and build (git commit, build type, compiler)");
   RunArgs run_args;
+  run_args.command_line.assign(argv, argv + argc);
   CLI::App* run = app.add_subcommand("run", "Run a scenario file against a target");
   add_run_options(*run, run_args);
 

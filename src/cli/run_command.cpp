@@ -10,6 +10,7 @@
 
 #include "cli/dashboard.hpp"
 #include "cli/results.hpp"
+#include "cli/steps.hpp"
 #include "cli/scenario_picker.hpp"
 #include "cli/summary.hpp"
 #include "cli/terminal.hpp"
@@ -103,12 +104,14 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
   for (const auto& t : plan.tasks) task_names.push_back(t.name);
   Dashboard dashboard(stdout, stdout_is_terminal(), plan.name, core::total_secs(plan), task_names);
   std::vector<metrics::Snapshot> timeline;
+  StepTracker steps(plan);
 
   engine::RunOptions options;
   options.on_snapshot = [&](const metrics::Snapshot& s) {
     dashboard.update(s);
     timeline.push_back(s);
   };
+  options.on_stats = [&](const metrics::Snapshot& s, const metrics::RunStats& stats) { steps.add(s, stats); };
   options.stop = &g_stop;
   options.stop_now = &g_stop_now;
 
@@ -139,9 +142,22 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
   print_check_failures(check_failures);
   std::fflush(stdout);
 
-  ResultsInput input{plan.name, plan.target_url, plan.rps, plan.duration_secs, plan.mode, final,
-                     thresholds, setup, started_at, finished_at, std::move(timeline),
-                     std::move(check_failures), python_mode ? "python" : "static"};
+  ResultsInput input;
+  input.scenario = plan.name;
+  input.target_url = plan.target_url;
+  input.plan = plan;
+  input.plan.tasks.clear();
+  input.final = final;
+  input.final_stats = result->stats;
+  input.thresholds = thresholds;
+  input.setup = setup;
+  input.started_at = started_at;
+  input.finished_at = finished_at;
+  input.timeline = std::move(timeline);
+  input.check_failures = std::move(check_failures);
+  input.mode = python_mode ? "python" : "static";
+  input.command_line = args.command_line;
+  input.steps = step_results(plan, steps.points(), final.stopped);
   bool written = true;
   auto write = [&](const std::string& path) {
     if (auto status = write_file_atomic(path, results_json(input)); !status) {

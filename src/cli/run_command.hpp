@@ -23,6 +23,7 @@ struct RunArgs {
   std::vector<std::string> threshold_overrides;      ///< --threshold KEY=VALUE, in order
   std::string results_json_path;                     ///< empty: not written
   bool save_baseline = false;
+  std::vector<std::string> command_line;             ///< argv as typed, for the results' metadata
 };
 
 /// Runs the command. The plan JSON (dry run), dashboard and summary go to stdout; errors,
