@@ -60,11 +60,14 @@ endif()
 set(_lp_generated ${CMAKE_BINARY_DIR}/generated)
 file(GLOB_RECURSE _lp_template_files CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/cli/templates/*)
 set(_lp_templates_cpp ${_lp_generated}/cli/templates_data.cpp)
+# The list of files, rewritten only when it changes: a template added or removed (even one
+# older than the generated source, e.g. copied with its timestamp) re-embeds them all.
+file(CONFIGURE OUTPUT ${_lp_generated}/cli/templates.list CONTENT "${_lp_template_files}\n")
 add_custom_command(
   OUTPUT ${_lp_templates_cpp}
   COMMAND ${CMAKE_COMMAND} -DLP_TEMPLATES_ROOT=${CMAKE_SOURCE_DIR}/src/cli/templates
           -DLP_TEMPLATES_OUT=${_lp_templates_cpp} -P ${CMAKE_CURRENT_LIST_FILE}
-  DEPENDS ${_lp_template_files} ${CMAKE_CURRENT_LIST_FILE}
+  DEPENDS ${_lp_template_files} ${_lp_generated}/cli/templates.list ${CMAKE_CURRENT_LIST_FILE}
   COMMENT "Embedding src/cli/templates (report, init files)"
   VERBATIM)
 # Runs on every build (the commit moves without CMake knowing); the header is only
