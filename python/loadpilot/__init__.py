@@ -254,6 +254,30 @@ class LoadClient:
         """
         return self.request("DELETE", path, headers=headers, json=json, data=data, params=params, timeout=timeout)
 
+    def head(self, path: str, headers: Optional[Headers] = None,
+             params: Union[Mapping[str, Any], List[Any], None] = None,
+             timeout: Optional[float] = None) -> Response:
+        """HEAD ``path``: the status and headers of a GET, without the body.
+
+        Example::
+
+            assert client.head("/api/products").status_code == 200
+        """
+        return self.request("HEAD", path, headers=headers, params=params, timeout=timeout)
+
+    def options(self, path: str, headers: Optional[Headers] = None, json: Any = None,
+                data: Union[str, bytes, Mapping[str, Any], None] = None,
+                params: Union[Mapping[str, Any], List[Any], None] = None,
+                timeout: Optional[float] = None) -> Response:
+        """OPTIONS ``path`` (a CORS preflight, or what a resource allows).
+
+        Example::
+
+            client.options("/api/products", headers={"Origin": "https://shop.example",
+                                                     "Access-Control-Request-Method": "POST"})
+        """
+        return self.request("OPTIONS", path, headers=headers, json=json, data=data, params=params, timeout=timeout)
+
     def batch(self, requests: List[Mapping[str, Any]]) -> List[Response]:
         """Sends several requests concurrently; returns the responses in the same order.
 
@@ -335,7 +359,7 @@ class ScenarioSettings:
 
     def __init__(self, rps: float = 10, duration: Union[str, float] = "1m",
                  ramp_up: Union[str, float] = "10s", mode: str = "ramp", steps: int = 5,
-                 thresholds: Optional[Mapping[str, float]] = None) -> None:
+                 thresholds: Optional[Mapping[str, float]] = None, vusers: Optional[int] = None) -> None:
         self.rps = rps
         self.duration = duration
         self.ramp_up = ramp_up
@@ -345,6 +369,8 @@ class ScenarioSettings:
         # ("thresholds must be a dict ..., got [1]") instead of a TypeError here.
         self.thresholds: Dict[str, float] = (dict(thresholds) if isinstance(thresholds, Mapping)
                                              else {} if thresholds is None else thresholds)  # type: ignore
+        #: Virtual users in Python mode; None: chosen from the rate and grown on demand.
+        self.vusers = vusers
 
     @staticmethod
     def of(cls: type) -> Optional["ScenarioSettings"]:
@@ -361,7 +387,7 @@ class ScenarioSettings:
     def __repr__(self) -> str:
         return (f"ScenarioSettings(rps={self.rps!r}, duration={self.duration!r}, "
                 f"ramp_up={self.ramp_up!r}, mode={self.mode!r}, steps={self.steps!r}, "
-                f"thresholds={self.thresholds!r})")
+                f"thresholds={self.thresholds!r}, vusers={self.vusers!r})")
 
 
 _registry: List[type] = []
@@ -369,7 +395,8 @@ _registry: List[type] = []
 
 def scenario(rps: float = 10, duration: Union[str, float] = "1m", ramp_up: Union[str, float] = "10s",
              mode: str = "ramp", steps: int = 5,
-             thresholds: Optional[Mapping[str, float]] = None) -> Callable[[_C], _C]:
+             thresholds: Optional[Mapping[str, float]] = None,
+             vusers: Optional[int] = None) -> Callable[[_C], _C]:
     """Marks a class as a scenario and stores its load settings on it.
 
     ``rps`` is iterations per second at full rate (fractions allowed); durations are
@@ -377,6 +404,12 @@ def scenario(rps: float = 10, duration: Union[str, float] = "1m", ramp_up: Union
     (or a number of seconds). ``mode`` is one of ``ramp`` (0 → rps over ``ramp_up``,
     then ``duration`` steady), ``constant``, ``step`` (``steps`` equal windows) and
     ``spike``. ``thresholds`` keys: ``p50_ms p95_ms p99_ms max_ms error_rate dropped_rate``.
+
+    ``vusers`` (Python mode: a scenario with ``on_start``, checks, ...) is how many
+    virtual users share the load, each with its own instance and its own ``on_start``.
+    Unset, the pool starts at ``min(max(5, ceil(rps / 100)), 100)`` users and grows
+    whenever every user is busy waiting for the target; set, it is exactly that many
+    (a whole number >= 1).
 
     Example::
 
@@ -392,7 +425,7 @@ def scenario(rps: float = 10, duration: Union[str, float] = "1m", ramp_up: Union
 
     def decorate(cls: _C) -> _C:
         setattr(cls, _SCENARIO_ATTR,
-                ScenarioSettings(rps, duration, ramp_up, mode, steps, thresholds))
+                ScenarioSettings(rps, duration, ramp_up, mode, steps, thresholds, vusers))
         _registry.append(cls)
         return cls
 

@@ -121,6 +121,7 @@ def describe(cls: type) -> Dict[str, Any]:
         "mode": settings.mode,
         "steps": settings.steps,
         "thresholds": settings.thresholds,
+        "vusers": settings.vusers,
         "tasks": [name for name, _ in tasks],
         "has_on_start": _overrides(cls, "on_start"),
         "has_on_stop": _overrides(cls, "on_stop"),
@@ -203,10 +204,11 @@ class PlaceholderJSON(dict):  # type: ignore[type-arg]
 
 
 class RecordedResponse(Response):
-    """The dummy answer to a recorded call: 200 with an empty JSON object."""
+    """The dummy answer to a recorded call: 200 with an empty JSON object (no body at
+    all for HEAD, which never gets one)."""
 
-    def __init__(self, url: str) -> None:
-        super().__init__(200, "{}", {"Content-Type": "application/json"}, 0.0, url)
+    def __init__(self, url: str, method: str = "GET") -> None:
+        super().__init__(200, "" if method == "HEAD" else "{}", {"Content-Type": "application/json"}, 0.0, url)
 
     def json(self) -> Any:
         return PlaceholderJSON()
@@ -238,7 +240,7 @@ class RecordingClient(LoadClient):
         if self.task is not None:
             self._notice_response_values(call)
         self.calls.append(call)
-        return RecordedResponse(call["url"])
+        return RecordedResponse(call["url"], call["method"])
 
     def _notice_response_values(self, call: Call) -> None:
         """A call that sends a value read from an earlier response (a created id, a
@@ -329,11 +331,14 @@ def run_callable(func: Any, client: LoadClient, capturing: bool = False) -> None
         _coop.CAPTURING = False
 
 
-def capture_tasks(vuser: Any, tasks: List[Tuple[str, Any]]) -> Tuple[List[Dict[str, Any]], List[str]]:
-    """Runs each task of `vuser` once against a fresh RecordingClient.
+def capture_tasks(vuser: Any, tasks: List[Tuple[str, Any]],
+                  twice: bool = True) -> Tuple[List[Dict[str, Any]], List[str]]:
+    """Runs each task of `vuser` against a fresh RecordingClient: once, and with `twice`
+    a second time to see whether it makes the same calls (see _compare_runs).
 
-    Returns (tasks, problems); each task is {name, weight, calls}.
+    Returns (tasks, problems); each task is {name, weight, calls} from the first run.
     """
+    global NEEDS_PYTHON_MODE
     captured: List[Dict[str, Any]] = []
     problems: List[str] = []
     for name, weight in tasks:
@@ -347,15 +352,60 @@ def capture_tasks(vuser: Any, tasks: List[Tuple[str, Any]]) -> Tuple[List[Dict[s
                 # It raised on the dummy responses after making calls (e.g. it asserts on
                 # a real value): its body must run for real, in Python mode, where an
                 # exception counts as an error of that iteration.
-                global NEEDS_PYTHON_MODE
                 NEEDS_PYTHON_MODE = True
                 sys.stderr.write(f"note: {_raised(f'task {name!r}', e)} on the placeholder responses of "
                                  "the plan capture; it runs in Python mode, where a raise counts as an error\n")
         else:
             if not client.calls:
                 problems.append(f"task '{name}' makes no HTTP call")
+            elif twice and not NEEDS_PYTHON_MODE:
+                _compare_runs(vuser, name, client.calls)
         captured.append({"name": name, "weight": weight, "calls": client.calls})
     return captured, problems
+
+
+def _compare_runs(vuser: Any, name: str, first: List[Call]) -> None:
+    """Runs task `name` a second time. A task whose calls differ between two runs (a
+    random id, a timestamp, a uuid, a counter) cannot be replayed from one recording:
+    the scenario runs in Python mode, where every iteration makes its own calls, and
+    stderr says which task and what changed."""
+    global NEEDS_PYTHON_MODE
+    again = RecordingClient(task=name)
+    try:
+        run_callable(getattr(vuser, name), again, capturing=True)
+    except Exception as e:  # noqa: BLE001  (it passed once: what differs is its data)
+        NEEDS_PYTHON_MODE = True
+        sys.stderr.write(f"note: task {name!r} passed its first capture run but {_raised('its second', e)}; "
+                         "it runs in Python mode, where each iteration runs the task itself\n")
+        return
+    if again.calls == first:
+        return
+    NEEDS_PYTHON_MODE = True
+    sys.stderr.write(f"note: task {name!r} made different calls on two capture runs ({_difference(first, again.calls)}); "
+                     "it runs in Python mode, where each iteration makes its own calls instead of "
+                     "replaying one recording\n")
+
+
+def _difference(a: List[Call], b: List[Call]) -> str:
+    """The first difference between two runs of a task, for the note."""
+    if len(a) != len(b):
+        return f"{len(a)} calls, then {len(b)}"
+    for x, y in zip(a, b):
+        for key in ("method", "url"):
+            if x[key] != y[key]:
+                return f"{key} {_short(x[key])}, then {_short(y[key])}"
+        if x["headers"] != y["headers"]:
+            for (k1, v1), (k2, v2) in zip(x["headers"], y["headers"]):
+                if (k1, v1) != (k2, v2):
+                    return f"header {k1}: {_short(v1)}, then {k2}: {_short(v2)}"
+            return f"{len(x['headers'])} headers, then {len(y['headers'])}"
+        if x["body"] != y["body"]:
+            return f"body {_short(x['body'].decode('utf-8', 'replace'))}, then {_short(y['body'].decode('utf-8', 'replace'))}"
+    return "the calls differ"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def _raised(what: str, e: BaseException) -> str:
@@ -397,13 +447,16 @@ def _restore(cls: type, state: List[Tuple[type, str, Any]]) -> None:
 def capture(cls: type) -> Dict[str, Any]:
     """Captures the static plan of `cls` without sending anything: on_start runs against
     a recording client too (its calls are setup, so they are dropped) and then each
-    task once. Returns {tasks, problems}.
+    task once (twice for a scenario that could run static: see _compare_runs). Returns
+    {tasks, problems}; NEEDS_PYTHON_MODE says afterwards whether the plan alone can run it.
 
     Class-level state the capture changes (a shared id set under a lock, a counter) is
     restored afterwards, so the real virtual users start from what the file defines
     rather than from placeholders."""
+    global NEEDS_PYTHON_MODE
     state = _class_state(cls)
     _ISSUED.clear()
+    NEEDS_PYTHON_MODE = False
     try:
         return _capture(cls)
     finally:
@@ -427,5 +480,8 @@ def _capture(cls: type) -> Dict[str, Any]:
             # runs for real before any load, and a failure there stops the run with its
             # traceback; the tasks are still captured on what it set.
             pass
-    tasks, task_problems = capture_tasks(vuser, find_tasks(cls))
+    # A scenario that runs in Python mode anyway need not learn whether its tasks repeat.
+    shape = describe(cls)
+    twice = not (shape["has_on_start"] or shape["has_on_stop"] or shape["has_checks"] or shape["has_async"])
+    tasks, task_problems = capture_tasks(vuser, find_tasks(cls), twice)
     return {"tasks": tasks, "problems": problems + task_problems}

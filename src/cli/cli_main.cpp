@@ -27,8 +27,12 @@ void add_run_options(CLI::App& run, RunArgs& args, std::string& metrics_port) {
   run.add_option("--target", args.target_url, "Base URL the scenario's paths are relative to (default: http://localhost:8000)")
       ->type_name("URL");
   run.add_option("--scenario", args.scenario_name,
-                 "Which @scenario class to run when the file has several (default: the only one)")
+                 "Which @scenario class to run when the file has several (default: ask on a terminal, else the first)")
       ->type_name("NAME");
+  // Taken as text: a bad value is listed with the scenario's other problems.
+  run.add_option("--vusers", args.vusers,
+                 "Virtual users in Python mode, fixed (default: min(max(5, rps/100), 100), grown on demand)")
+      ->type_name("N");
   run.add_flag("--dry-run", args.dry_run, "Validate and print the plan JSON; send nothing (default: off)");
   // One KEY=VALUE per flag (repeat the flag): otherwise a file name after it is eaten.
   run.add_option("--threshold", args.threshold_overrides,

@@ -202,7 +202,8 @@ std::string results_json(const ResultsInput& in) {
                    {"duration_secs", secs(in.plan.duration_secs)},
                    {"ramp_up_secs", secs(in.plan.mode == core::Mode::Ramp ? in.plan.ramp_up_secs : 0.0)},
                    {"steps", in.plan.mode == core::Mode::Step ? in.plan.steps : 0u},
-                   {"total_secs", secs(core::total_secs(in.plan))}};
+                   {"total_secs", secs(core::total_secs(in.plan))},
+                   {"vusers", in.plan.vusers}};
   j["started_at"] = secs(in.started_at);
   j["started_at_iso"] = iso_time(in.started_at);
   j["finished_at"] = secs(in.finished_at);
@@ -215,6 +216,12 @@ std::string results_json(const ResultsInput& in) {
                           {"start_skew_ms", ms(a.start_skew_ms)}});
   }
   j["agents"] = std::move(agents);
+  if (in.vusers) {
+    j["vusers"] = Json{{"size", in.vusers->size}, {"started", in.vusers->started}, {"cap", in.vusers->cap},
+                       {"fixed", in.vusers->fixed}, {"saturated", in.vusers->saturated}};
+  } else {
+    j["vusers"] = nullptr;
+  }
 
   j["requests_total"] = f.requests_total;
   j["errors_total"] = f.errors_total;

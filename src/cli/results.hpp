@@ -38,6 +38,15 @@ struct AgentRow {
   friend bool operator==(const AgentRow&, const AgentRow&) = default;
 };
 
+/// Python mode's pool of virtual users, as the run used it.
+struct VUsersRow {
+  std::uint32_t size = 0;      ///< users the pool started with
+  std::uint64_t started = 0;   ///< users started in all (more than size when it grew)
+  std::uint32_t cap = 0;       ///< most it could grow to
+  bool fixed = false;          ///< vusers was set: never grown
+  bool saturated = false;      ///< an iteration found every user busy and none could start
+};
+
 struct ResultsInput {
   std::string scenario;
   std::string target_url;
@@ -60,6 +69,7 @@ struct ResultsInput {
   std::vector<std::string> command_line;     ///< argv as typed, program name first
   std::vector<AgentRow> agents;              ///< empty for a run on this machine
   std::vector<StepResult> steps;             ///< step mode: from step_results()
+  std::optional<VUsersRow> vusers;           ///< Python mode's pool; absent in static mode
 };
 
 /// The results document (schema kResultsSchemaVersion): one JSON object, 2-space

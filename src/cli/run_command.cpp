@@ -1,9 +1,12 @@
 #include "cli/run_command.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <optional>
 
 #include <unistd.h>
@@ -24,6 +27,7 @@
 #include "engine/runner.hpp"
 #include "metrics/thresholds.hpp"
 #include "python/scenario.hpp"
+#include "python/vuser_pool.hpp"
 #include "python/vuser_runner.hpp"
 
 namespace lp::cli {
@@ -104,6 +108,80 @@ void print_check_failures(const std::vector<std::pair<std::string, std::uint64_t
   if (failures.size() > kShown) std::printf("  … and %zu more distinct messages\n", failures.size() - kShown);
 }
 
+/// What happened to the pool of virtual users (Python mode), after the summary.
+void print_pool(const python::PoolReport& pool) {
+  std::string line = "  virtual users: ";
+  if (pool.started > pool.size) {
+    line += "grew the pool from " + std::to_string(pool.size) + " to " + std::to_string(pool.started) +
+            " virtual users: every user was busy";
+    if (pool.saturated) line += " (" + std::to_string(pool.cap) + " is the most it grows to)";
+  } else if (pool.fixed && pool.saturated) {
+    line += std::to_string(pool.size) +
+            " (vusers, fixed), all busy at times: due iterations waited for a free one (see late / dropped); "
+            "raise vusers, or leave it unset to let the pool grow";
+  } else {
+    line += std::to_string(pool.started);
+  }
+  std::printf("\n%s\n", line.c_str());
+  if (pool.stuck > 0) {
+    std::printf("  %u virtual user%s held the thread after the stop and %s interrupted (on_stop skipped)\n",
+                pool.stuck, pool.stuck == 1 ? "" : "s", pool.stuck == 1 ? "was" : "were");
+  }
+}
+
+/// How the scenario will run: a vusers that static mode ignores, and with `dry_run`
+/// the pool of virtual users Python mode will start.
+void print_mode_note(const python::ScenarioInfo& scenario, const core::Plan& plan, bool dry_run) {
+  if (!python::needs_python_mode(scenario)) {
+    if (plan.vusers != 0) {
+      std::fprintf(stderr, "note: vusers (%u) has no effect: %s runs in static mode, from the captured plan\n",
+                   plan.vusers, plan.name.c_str());
+    }
+    return;
+  }
+  if (!dry_run) return;  // the summary says what the pool did
+  python::VUserPool pool(plan);
+  if (pool.fixed()) {
+    std::fprintf(stderr, "note: %s runs in Python mode with %u virtual users (vusers)\n", plan.name.c_str(),
+                 pool.size());
+  } else {
+    std::fprintf(stderr,
+                 "note: %s runs in Python mode with %u virtual users to start (for %g rps), grown on demand up to %u "
+                 "when every user is busy; set vusers for a fixed pool\n",
+                 plan.name.c_str(), pool.size(), plan.rps, pool.cap());
+  }
+}
+
+/// --vusers as typed: a whole number >= 1, or a problem to list.
+std::optional<std::uint32_t> parse_vusers(const std::string& text, std::vector<std::string>& problems) {
+  char* end = nullptr;
+  errno = 0;
+  long long n = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || n < 1 || n > UINT32_MAX) {
+    problems.push_back("--vusers must be a whole number >= 1, got '" + text + "'");
+    return std::nullopt;
+  }
+  return static_cast<std::uint32_t>(n);
+}
+
+/// Several @scenario classes and no --scenario: the picker on a terminal, else the
+/// first with a note naming the others.
+Result<python::ScenarioInfo> choose_scenario(python::ScenarioInfo scenario, const std::string& file) {
+  if (scenario.choices.size() < 2) return scenario;
+  std::string shown = std::filesystem::path(file).filename().string();
+  if (::isatty(STDIN_FILENO) && stdout_is_terminal()) {
+    auto picked = pick_scenario_class(scenario.choices, shown, stdin, stdout);
+    if (!picked) return std::move(picked).error();
+    if (*picked == scenario.name) return scenario;
+    return python::select_scenario(scenario, *picked);
+  }
+  std::string others;
+  for (const auto& name : scenario.choices) others += (others.empty() ? "" : ", ") + name;
+  std::fprintf(stderr, "note: running %s (first of %zu in %s: %s); pick another with --scenario NAME\n",
+               scenario.name.c_str(), scenario.choices.size(), shown.c_str(), others.c_str());
+  return scenario;
+}
+
 ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& plan, const RunArgs& args) {
   std::vector<std::string> task_names;
   for (const auto& t : plan.tasks) task_names.push_back(t.name);
@@ -139,6 +217,7 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
 
   double started_at = unix_now();
   std::optional<SetupStats> setup;
+  std::optional<python::PoolReport> pool;
   std::vector<std::pair<std::string, std::uint64_t>> check_failures;
   Result<engine::RunResult> result = [&]() -> Result<engine::RunResult> {
     StopSignals signals;
@@ -147,6 +226,7 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
     if (!py) return std::move(py).error();
     if (scenario.has_on_start || scenario.has_on_stop) setup = SetupStats{py->setup.requests, py->setup.errors};
     check_failures = std::move(py->check_failures);
+    pool = py->pool;
     return std::move(py->run);
   }();
   double finished_at = unix_now();
@@ -160,6 +240,7 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
   const metrics::Snapshot& final = result->final_snapshot;
   auto thresholds = metrics::evaluate_thresholds(plan.thresholds, final);
   print_summary(stdout, plan.name, final, finished_at - started_at, thresholds, setup ? &*setup : nullptr);
+  if (pool) print_pool(*pool);
   print_check_failures(check_failures);
   std::fflush(stdout);
 
@@ -179,6 +260,7 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
   input.mode = python_mode ? "python" : "static";
   input.command_line = args.command_line;
   input.steps = step_results(plan, steps.points(), final.stopped);
+  if (pool) input.vusers = VUsersRow{pool->size, pool->started, pool->cap, pool->fixed, pool->saturated};
 
   OutputPaths paths;
   paths.results_json = args.results_json_path;
@@ -204,6 +286,7 @@ ExitCode run_command(const RunArgs& args) {
     file = picked->string();
   }
   auto scenario = python::load_scenario(file, args.scenario_name);
+  if (scenario && args.scenario_name.empty()) scenario = choose_scenario(std::move(*scenario), file);
   if (!scenario) {
     print_error(scenario.error());
     return ExitCode::Usage;
@@ -219,6 +302,8 @@ ExitCode run_command(const RunArgs& args) {
     if (auto ranges = parse_report_ranges(args.report_ranges); !ranges) problems.push_back(ranges.error().message);
   }
   const SettingOverrides overrides = parse_setting_flags(args.settings, problems);
+  std::optional<std::uint32_t> vusers;
+  if (!args.vusers.empty()) vusers = parse_vusers(args.vusers, problems);
 
   python::BuildOptions options;
   options.target_url = args.target_url;
@@ -243,12 +328,14 @@ ExitCode run_command(const RunArgs& args) {
     return ExitCode::Usage;
   }
   plan->thresholds = apply_threshold_overrides(plan->thresholds, args.threshold_overrides).value();
+  if (vusers) plan->vusers = *vusers;
   if (!overridden.empty()) {
     std::string line;
     for (const auto& o : overridden) line += (line.empty() ? "" : ", ") + o;
     std::fprintf(stderr, "note: from the command line: %s\n", line.c_str());
   }
 
+  print_mode_note(*scenario, *plan, args.dry_run);
   if (args.dry_run) {
     std::printf("%s\n", core::plan_to_json(*plan, /*pretty=*/true).c_str());
     return ExitCode::Ok;

@@ -21,7 +21,8 @@ enum class ExitCode : int {
 struct RunArgs {
   std::string scenario_file;                         ///< empty: none given
   std::string target_url = "http://localhost:8000";
-  std::string scenario_name;                         ///< --scenario; empty: the only one
+  std::string scenario_name;                         ///< --scenario; empty: picked, or the first
+  std::string vusers;                                ///< --vusers N as typed; empty: the scenario's
   bool dry_run = false;
   std::vector<std::string> threshold_overrides;      ///< --threshold KEY=VALUE, in order
   std::string results_json_path;                     ///< empty: not written

@@ -27,6 +27,29 @@ std::string listing(const std::vector<fs::path>& found) {
   return out;
 }
 
+/// Lists `items` under `heading`, numbered from 1, and reads the choice (empty: the
+/// first). `instead` is the hint for what to pass when no choice comes.
+Result<std::size_t> pick_one(const std::string& heading, const std::vector<std::string>& items, std::FILE* in,
+                             std::FILE* out, const std::string& instead) {
+  std::fprintf(out, "%s\n", heading.c_str());
+  for (std::size_t i = 0; i < items.size(); ++i) std::fprintf(out, "  %zu) %s\n", i + 1, items[i].c_str());
+  std::fprintf(out, "Number [1]: ");
+  std::fflush(out);
+  char buf[64] = {};
+  if (!std::fgets(buf, sizeof buf, in)) return make_error(ErrorCode::Invalid, "no scenario picked", instead);
+  std::string answer(buf);
+  answer.erase(answer.find_last_not_of(" \t\r\n") + 1);
+  answer.erase(0, answer.find_first_not_of(" \t"));
+  if (answer.empty()) return std::size_t{0};
+  char* end = nullptr;
+  long n = std::strtol(answer.c_str(), &end, 10);
+  if (*end != '\0' || n < 1 || static_cast<std::size_t>(n) > items.size()) {
+    return make_error(ErrorCode::Invalid, "not a choice: '" + answer + "'",
+                      "type a number from 1 to " + std::to_string(items.size()) + ", or " + instead);
+  }
+  return static_cast<std::size_t>(n - 1);
+}
+
 }  // namespace
 
 std::vector<fs::path> find_scenario_files(const fs::path& dir) {
@@ -54,25 +77,20 @@ Result<fs::path> pick_scenario_file(const std::vector<fs::path>& found, std::FIL
     return make_error(ErrorCode::Invalid, "no scenario file given",
                       "pass one of: " + listing(found) + " (e.g. loadpilot run " + found.front().string() + ")");
   }
-  std::fprintf(out, "Pick a scenario to run:\n");
-  for (std::size_t i = 0; i < found.size(); ++i) std::fprintf(out, "  %zu) %s\n", i + 1, found[i].c_str());
-  std::fprintf(out, "Number [1]: ");
-  std::fflush(out);
-  char buf[64] = {};
-  if (!std::fgets(buf, sizeof buf, in)) {
-    return make_error(ErrorCode::Invalid, "no scenario picked", "pass the file instead: loadpilot run FILE");
-  }
-  std::string answer(buf);
-  answer.erase(answer.find_last_not_of(" \t\r\n") + 1);
-  answer.erase(0, answer.find_first_not_of(" \t"));
-  if (answer.empty()) return found.front();
-  char* end = nullptr;
-  long n = std::strtol(answer.c_str(), &end, 10);
-  if (*end != '\0' || n < 1 || static_cast<std::size_t>(n) > found.size()) {
-    return make_error(ErrorCode::Invalid, "not a choice: '" + answer + "'",
-                      "type a number from 1 to " + std::to_string(found.size()) + ", or pass the file: loadpilot run FILE");
-  }
-  return found[static_cast<std::size_t>(n - 1)];
+  std::vector<std::string> items;
+  for (const auto& f : found) items.push_back(f.string());
+  auto index = pick_one("Pick a scenario to run:", items, in, out, "pass the file instead: loadpilot run FILE");
+  if (!index) return std::move(index).error();
+  return found[*index];
+}
+
+Result<std::string> pick_scenario_class(const std::vector<std::string>& names, const std::string& file,
+                                        std::FILE* in, std::FILE* out) {
+  if (names.empty()) return make_error(ErrorCode::Invalid, "no @scenario class in " + file);
+  auto index = pick_one(file + " has " + std::to_string(names.size()) + " scenarios; pick one to run:", names, in,
+                        out, "pass it instead: --scenario NAME (e.g. --scenario " + names.front() + ")");
+  if (!index) return std::move(index).error();
+  return names[*index];
 }
 
 }  // namespace lp::cli

@@ -93,6 +93,10 @@ struct Plan {
   std::string target_url = "http://localhost:8000";
   std::vector<Task> tasks;
   std::vector<VUserConfig> vuser_configs;
+  /// Virtual users of Python mode (and of distributed mode's pre-auth pool), fixed;
+  /// 0 = chosen from rps and grown on demand (python/vuser_pool.hpp). Static mode
+  /// ignores it.
+  std::uint32_t vusers = 0;
   Thresholds thresholds;
   EngineSettings settings;
 

@@ -234,6 +234,7 @@ Result<Plan> parse_plan_json(std::string_view text) {
   if (auto* vus = in.array("vuser_configs")) {
     for (std::size_t i = 0; i < vus->size(); ++i) plan.vuser_configs.push_back(read_vuser((*vus)[i], i, problems));
   }
+  in.uint("vusers", plan.vusers);
   if (auto* th = in.object("thresholds")) {
     Reader t(*th, "thresholds", problems);
     for (auto it = th->begin(); it != th->end(); ++it) {
@@ -297,6 +298,7 @@ std::string plan_to_json(const Plan& plan, bool pretty) {
     vus.push_back({{"task_headers", th}, {"task_urls", tu}});
   }
   j["vuser_configs"] = std::move(vus);
+  if (plan.vusers != 0) j["vusers"] = plan.vusers;  // unset: chosen at run time
   json th = json::object();
   const auto& t = plan.thresholds;
   if (t.p50_ms) th["p50_ms"] = *t.p50_ms;

@@ -35,14 +35,57 @@ void check_url(std::string_view url, const std::string& where, std::vector<std::
 void check_method(std::string_view method, const std::string& where, std::vector<std::string>& out) {
   if (!is_supported_method(method)) {
     out.push_back(where + ": unknown method '" + std::string(method) +
-                  "' (use GET, POST, PUT, PATCH or DELETE)");
+                  "' (use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS)");
   }
+}
+
+void check_headers(const Headers& headers, const std::string& where, std::vector<std::string>& out) {
+  for (const auto& [name, value] : headers) {
+    if (auto problem = header_problem(name, value); !problem.empty()) out.push_back(where + ": " + problem);
+  }
+}
+
+bool is_tchar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// The text as it can be printed on one line: CR, LF and other control bytes escaped.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\r') out += "\\r";
+    else if (c == '\n') out += "\\n";
+    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 }  // namespace
 
 bool is_supported_method(std::string_view m) {
-  return m == "GET" || m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE";
+  return m == "GET" || m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE" || m == "HEAD" || m == "OPTIONS";
+}
+
+std::string header_problem(std::string_view name, std::string_view value) {
+  if (name.empty()) return "a header has an empty name";
+  for (char c : name) {
+    if (!is_tchar(c)) {
+      return "header name '" + printable(name) +
+             "' is not a token (use letters, digits and !#$%&'*+-.^_`|~; no spaces, colons or line breaks)";
+    }
+  }
+  if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
+    // The value is not quoted: it is often a credential.
+    return "header '" + std::string(name) + "' has a CR, LF or NUL in its value (a header value is one line: remove the line break)";
+  }
+  return {};
 }
 
 std::vector<std::string> validate(const Plan& plan) {
@@ -77,11 +120,13 @@ std::vector<std::string> validate(const Plan& plan) {
     if (t.requests.empty()) {
       check_method(t.method, where, out);
       check_url(t.url, where, out);
+      check_headers(t.headers, where, out);
     }
     for (std::size_t j = 0; j < t.requests.size(); ++j) {
       std::string call = where + " call " + std::to_string(j + 1);
       check_method(t.requests[j].method, call, out);
       check_url(t.requests[j].url, call, out);
+      check_headers(t.requests[j].headers, call, out);
     }
   }
 
@@ -90,6 +135,7 @@ std::vector<std::string> validate(const Plan& plan) {
     std::string where = "vuser_configs[" + std::to_string(i) + "]";
     for (const auto& [task, headers] : vu.task_headers) {
       if (!names.count(task)) out.push_back(where + ": task_headers names unknown task '" + task + "'");
+      check_headers(headers, where + " task '" + task + "'", out);
     }
     for (const auto& [task, url] : vu.task_urls) {
       if (!names.count(task)) out.push_back(where + ": task_urls names unknown task '" + task + "'");

@@ -9,9 +9,11 @@
 #include <unordered_map>
 
 #include "core/check.hpp"
+#include "core/validate.hpp"
 #include "engine/epoll_wait.hpp"
 #include "engine/failure_kind.hpp"
 #include "http/connection.hpp"
+#include "http/method.hpp"
 #include "http/request_bytes.hpp"
 #include "http/tls_context.hpp"
 #include "http/url.hpp"
@@ -34,10 +36,43 @@ struct PendingCall {
   CallRequest request;
   const http::Endpoint* endpoint = nullptr;
   std::string bytes;
+  http::MethodTraits method;
   Clock::time_point intended{};
   Clock::time_point deadline{};
   bool retried = false;
 };
+
+/// A call has exactly one owner at a time: the submit() that made it, its pool's
+/// waiting queue, or the slot of the connection it is on; complete() takes it last
+/// and frees it. Functions that may end a call take it by value, so a caller cannot
+/// keep using what a callee freed.
+using CallPtr = std::unique_ptr<PendingCall>;
+
+bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Why the call cannot be written as an HTTP/1.1 request; empty when it can. A method,
+// header or request target that holds a line break would be read by the server as
+// more headers or another request, so it is refused rather than sent.
+std::string request_problem(const CallRequest& r, const http::Url& url) {
+  if (!is_token(r.method)) return "method '" + r.method + "' is not a token (use GET, POST, PUT, ...)";
+  for (const auto& [name, value] : r.headers) {
+    if (auto problem = core::header_problem(name, value); !problem.empty()) return problem;
+  }
+  for (char c : url.target) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F) {
+      return "URL path has a space or control character (percent-encode it): '" + r.url + "'";
+    }
+  }
+  return {};
+}
 
 std::string describe(http::Failure f, const http::Endpoint& ep, std::uint32_t timeout_ms) {
   switch (f) {
@@ -72,30 +107,33 @@ class CallLoop::Impl final : public http::ConnectionObserver {
 
   std::uint64_t submit(CallRequest request) {
     auto call = std::make_unique<PendingCall>();
-    call->id = ++last_id_;
+    const std::uint64_t id = call->id = ++last_id_;
     auto now = Clock::now();
     call->intended = request.tag.intended.value_or(now);
-    std::uint32_t timeout = request.timeout_ms ? request.timeout_ms : options_.timeout_ms;
-    call->deadline = now + std::chrono::milliseconds(timeout);
+    call->deadline = now + std::chrono::milliseconds(timeout_of(request));
     call->request = std::move(request);
-    PendingCall* raw = call.get();
-    calls_.emplace(raw->id, std::move(call));
     ++pending_;
 
-    auto url = http::parse_url(raw->request.url);
+    auto url = http::parse_url(call->request.url);
     if (!url) {
-      fail_early(*raw, "not an http(s) URL: '" + raw->request.url + "'");
-      return raw->id;
+      std::string error = "not an http(s) URL: '" + call->request.url + "'";
+      fail_early(std::move(call), metrics::ErrorKind::Connect, std::move(error));
+      return id;
+    }
+    if (auto problem = request_problem(call->request, *url); !problem.empty()) {
+      fail_early(std::move(call), metrics::ErrorKind::Protocol, "refused to send: " + problem);
+      return id;
     }
     auto ep = endpoint_for(*url);
     if (!ep) {
-      fail_early(*raw, ep.error().message);
-      return raw->id;
+      fail_early(std::move(call), metrics::ErrorKind::Connect, ep.error().message);
+      return id;
     }
-    raw->endpoint = *ep;
-    raw->bytes = http::render_request(raw->request.method, *url, raw->request.headers, raw->request.body);
-    start(*raw);
-    return raw->id;
+    call->endpoint = *ep;
+    call->method = http::method_traits(call->request.method);
+    call->bytes = http::render_request(call->request.method, *url, call->request.headers, call->request.body);
+    start(std::move(call));  // may complete the call (a connect that fails at once)
+    return id;
   }
 
   std::vector<Completion> poll(Clock::time_point until) {
@@ -107,12 +145,14 @@ class CallLoop::Impl final : public http::ConnectionObserver {
   }
 
   /// Runs the loop until `id` completed; other completions stay for the next poll().
+  /// Every call in flight ends by its deadline, so this ends too.
   CallResponse wait_for(std::uint64_t id) {
     auto find = [&] {
       return std::find_if(done_.begin(), done_.end(), [&](const Completion& c) { return c.id == id; });
     };
-    run_until(Clock::time_point::max(), [&] { return find() != done_.end(); });
+    run_until(Clock::time_point::max(), [&] { return find() != done_.end() || pending_ == done_.size(); });
     auto it = find();
+    LP_CHECK(it != done_.end());  // `id` came from submit() and no poll() ran since
     CallResponse out = std::move(it->response);
     done_.erase(it);
     --pending_;
@@ -123,9 +163,9 @@ class CallLoop::Impl final : public http::ConnectionObserver {
     expiring_as_ = as;
     for (auto& [ep, pool] : pools_) {
       while (!pool.waiting.empty()) {
-        PendingCall* call = pool.waiting.front();
+        CallPtr call = std::move(pool.waiting.front());
         pool.waiting.pop_front();
-        fail_call(*call, http::Failure::Timeout);
+        fail_call(std::move(call), http::Failure::Timeout);
       }
     }
     for (auto& c : conns_) {
@@ -169,8 +209,11 @@ class CallLoop::Impl final : public http::ConnectionObserver {
   struct Pool {
     std::vector<http::Connection*> free;
     std::uint32_t open = 0;
-    std::deque<PendingCall*> waiting;
+    std::deque<CallPtr> waiting;
+    bool pumping = false;  ///< pump() is running further up the stack
   };
+
+  std::uint32_t timeout_of(const CallRequest& r) const { return r.timeout_ms ? r.timeout_ms : options_.timeout_ms; }
 
   /// Resolves once per origin. Blocking DNS, but only the first call to a host pays it.
   Result<const http::Endpoint*> endpoint_for(const http::Url& url) {
@@ -183,52 +226,67 @@ class CallLoop::Impl final : public http::ConnectionObserver {
     return slot.get();
   }
 
-  void start(PendingCall& call) {
-    Pool& pool = pools_[call.endpoint];
-    http::Connection* conn = nullptr;
+  void start(CallPtr call) {
+    Pool& pool = pools_[call->endpoint];
+    pool.waiting.push_back(std::move(call));
+    pump(pool);
+  }
+
+  /// A free connection of the pool, or a new one while under max_connections; null
+  /// when every one is busy.
+  http::Connection* take_connection(Pool& pool, const http::Endpoint& endpoint) {
     // Prefer a connection that is still open: reusing it skips a connect (and handshake).
     for (std::size_t i = pool.free.size(); i-- > 0;) {
       if (pool.free[i]->open()) {
-        conn = pool.free[i];
+        http::Connection* conn = pool.free[i];
         pool.free[i] = pool.free.back();
         pool.free.pop_back();
-        break;
+        return conn;
       }
     }
-    if (!conn && !pool.free.empty()) {
-      conn = pool.free.back();
+    if (!pool.free.empty()) {
+      http::Connection* conn = pool.free.back();
       pool.free.pop_back();
+      return conn;
     }
-    if (!conn && pool.open < options_.max_connections) {
-      ++pool.open;
-      auto slot = static_cast<std::uint32_t>(conns_.size());
-      conns_.push_back(std::make_unique<http::Connection>(epoll_fd_, slot, *call.endpoint,
-                                                          tls_ ? tls_->native() : nullptr, *this,
-                                                          recv_buf_.get(), kRecvBufferSize, /*capture=*/true));
-      in_flight_.push_back(nullptr);
-      conn = conns_.back().get();
-    }
-    if (!conn) {
-      pool.waiting.push_back(&call);
-      return;
-    }
-    launch(*conn, call);
+    if (pool.open >= options_.max_connections) return nullptr;
+    ++pool.open;
+    auto slot = static_cast<std::uint32_t>(conns_.size());
+    conns_.push_back(std::make_unique<http::Connection>(epoll_fd_, slot, endpoint, tls_ ? tls_->native() : nullptr,
+                                                        *this, recv_buf_.get(), kRecvBufferSize, /*capture=*/true));
+    in_flight_.emplace_back();
+    return conns_.back().get();
   }
 
-  void launch(http::Connection& conn, PendingCall& call) {
-    in_flight_[http::Connection::slot_of(conn.tag())] = &call;
-    conn.deadline = call.deadline;
-    conn.send(call.bytes.data(), call.bytes.size());
+  /// Starts waiting calls while connections are free. A call can end inside launch()
+  /// (a connect that fails at once) and free its connection again; that nested
+  /// release only returns the connection, and this loop takes it for the next call,
+  /// so a long queue failing at once does not recurse.
+  void pump(Pool& pool) {
+    if (pool.pumping) return;
+    pool.pumping = true;
+    while (!pool.waiting.empty()) {
+      http::Connection* conn = take_connection(pool, *pool.waiting.front()->endpoint);
+      if (!conn) break;
+      CallPtr call = std::move(pool.waiting.front());
+      pool.waiting.pop_front();
+      launch(*conn, std::move(call));
+    }
+    pool.pumping = false;
+  }
+
+  void launch(http::Connection& conn, CallPtr call) {
+    PendingCall& c = *call;
+    in_flight_[http::Connection::slot_of(conn.tag())] = std::move(call);  // the slot owns it now
+    conn.deadline = c.deadline;
+    // May end the call (and free it) before returning: `c` is not used after this.
+    conn.send(c.bytes.data(), c.bytes.size(), c.method);
   }
 
   void release(http::Connection& conn) {
     Pool& pool = pools_[&conn.endpoint()];
-    if (!pool.waiting.empty()) {
-      PendingCall* next = pool.waiting.front();
-      pool.waiting.pop_front();
-      return launch(conn, *next);
-    }
     pool.free.push_back(&conn);
+    pump(pool);
   }
 
   void scan_timeouts(Clock::time_point now) {
@@ -236,76 +294,80 @@ class CallLoop::Impl final : public http::ConnectionObserver {
       if (c->busy() && c->deadline <= now) c->expire();
     }
     for (auto& [ep, pool] : pools_) {
-      while (!pool.waiting.empty() && pool.waiting.front()->deadline <= now) {
-        PendingCall* call = pool.waiting.front();
-        pool.waiting.pop_front();
-        fail_call(*call, http::Failure::Timeout);
+      // Calls may have their own timeouts, so the queue is not in deadline order.
+      for (std::size_t i = 0; i < pool.waiting.size();) {
+        if (pool.waiting[i]->deadline > now) {
+          ++i;
+          continue;
+        }
+        CallPtr call = std::move(pool.waiting[i]);
+        pool.waiting.erase(pool.waiting.begin() + static_cast<std::ptrdiff_t>(i));
+        fail_call(std::move(call), http::Failure::Timeout);
       }
     }
   }
 
   void on_response(http::Connection& conn, const http::ResponseParser& response) noexcept override {
     auto now = Clock::now();
-    PendingCall& call = *in_flight_[http::Connection::slot_of(conn.tag())];
+    CallPtr call = std::move(in_flight_[http::Connection::slot_of(conn.tag())]);
     CallResponse out;
     out.status = response.status();
     out.headers.assign(response.headers().begin(), response.headers().end());
     out.body = response.body();
     std::uint64_t service = us_between(conn.write_started(), now);
     out.elapsed_ms = double(service) / 1000.0;
-    metrics::TaskStats& ts = stats_for(call.request.tag.task);
-    std::uint64_t latency = us_between(call.intended, now);
-    if (out.status >= 400 && call.request.tag.status_is_error) {
+    metrics::TaskStats& ts = stats_for(call->request.tag.task);
+    std::uint64_t latency = us_between(call->intended, now);
+    if (out.status >= 400 && call->request.tag.status_is_error) {
       ts.record_error(out.status >= 500 ? metrics::ErrorKind::Http5xx : metrics::ErrorKind::Http4xx);
       ts.latency.record(latency);
       ts.service.record(service);
     } else {
       ts.record_ok(latency, service);
     }
-    complete(call, std::move(out));
+    complete(std::move(call), std::move(out));
     release(conn);
   }
 
   void on_failure(http::Connection& conn, http::Failure failure, bool retryable) noexcept override {
-    PendingCall& call = *in_flight_[http::Connection::slot_of(conn.tag())];
-    if (retryable && !call.retried) {
-      call.retried = true;  // an idle keep-alive connection was closed under us
-      conn.send(call.bytes.data(), call.bytes.size());
+    CallPtr& slot = in_flight_[http::Connection::slot_of(conn.tag())];
+    if (retryable && !slot->retried) {
+      // A reused connection was closed under us and the connection says resending is
+      // safe (nothing written, or an idempotent method): once, on a fresh connection.
+      slot->retried = true;
+      if (is_load(slot->request.tag.task)) ++load_.retries;
+      conn.send(slot->bytes.data(), slot->bytes.size(), slot->method);
       return;
     }
-    fail_call(call, failure);
+    CallPtr call = std::move(slot);
+    fail_call(std::move(call), failure);
     release(conn);
   }
 
-  void fail_call(PendingCall& call, http::Failure failure) {
+  void fail_call(CallPtr call, http::Failure failure) {
     CallResponse out;
     out.failure = expiring_as_.value_or(kind_of(failure));
-    std::uint32_t timeout = call.request.timeout_ms ? call.request.timeout_ms : options_.timeout_ms;
     out.error = out.failure == metrics::ErrorKind::Interrupted ? "interrupted: the run was stopped"
-                                                               : describe(failure, *call.endpoint, timeout);
+                                                               : describe(failure, *call->endpoint, timeout_of(call->request));
     // A timeout keeps its wait as a latency sample (TaskStats::record_failure).
-    stats_for(call.request.tag.task).record_failure(*out.failure, us_between(call.intended, Clock::now()));
-    complete(call, std::move(out));
+    stats_for(call->request.tag.task).record_failure(*out.failure, us_between(call->intended, Clock::now()));
+    complete(std::move(call), std::move(out));
   }
 
-  void fail_early(PendingCall& call, std::string error) {
+  void fail_early(CallPtr call, metrics::ErrorKind kind, std::string error) {
     CallResponse out;
-    out.failure = metrics::ErrorKind::Connect;
+    out.failure = kind;
     out.error = std::move(error);
-    stats_for(call.request.tag.task).record_error(metrics::ErrorKind::Connect);
-    complete(call, std::move(out));
+    stats_for(call->request.tag.task).record_error(kind);
+    complete(std::move(call), std::move(out));
   }
 
-  void complete(PendingCall& call, CallResponse out) {
-    std::uint64_t id = call.id;
-    done_.push_back(Completion{id, std::move(out)});
-    calls_.erase(id);  // `call` is gone from here on
-  }
+  /// The call's last stop: its completion is queued for poll() and the call freed.
+  void complete(CallPtr call, CallResponse out) { done_.push_back(Completion{call->id, std::move(out)}); }
 
-  metrics::TaskStats& stats_for(std::uint32_t task) {
-    if (task == CallTag::kSetup || task >= load_.tasks.size()) return setup_;
-    return load_.tasks[task];
-  }
+  bool is_load(std::uint32_t task) const { return task != CallTag::kSetup && task < load_.tasks.size(); }
+
+  metrics::TaskStats& stats_for(std::uint32_t task) { return is_load(task) ? load_.tasks[task] : setup_; }
 
   ClientOptions options_;
   std::shared_ptr<http::TlsContext> tls_;
@@ -313,14 +375,13 @@ class CallLoop::Impl final : public http::ConnectionObserver {
   int epoll_fd_ = -1;
   std::uint64_t last_id_ = 0;
   std::optional<metrics::ErrorKind> expiring_as_;  ///< set while expire_in_flight() runs
-  std::size_t pending_ = 0;
+  std::size_t pending_ = 0;  ///< submitted and not yet returned by poll() / wait_for()
   Clock::time_point next_scan_{};
 
   std::map<std::string, std::unique_ptr<http::Endpoint>> endpoints_;
   std::unordered_map<const http::Endpoint*, Pool> pools_;
-  std::unordered_map<std::uint64_t, std::unique_ptr<PendingCall>> calls_;
   std::vector<std::unique_ptr<http::Connection>> conns_;
-  std::vector<PendingCall*> in_flight_;  ///< slot → call on that connection
+  std::vector<CallPtr> in_flight_;  ///< slot → the call on that connection (owner)
   std::vector<Completion> done_;
 
   metrics::RunStats load_;

@@ -72,7 +72,7 @@ Result<std::shared_ptr<const CompiledPlan>> compile_plan(const core::Plan& plan)
         }
         auto ep = endpoint_of(*url);
         if (!ep) return std::move(ep).error();
-        v.calls.push_back({*ep, http::render_request(c.method, *url, c.headers, c.body)});
+        v.calls.push_back({*ep, http::render_request(c.method, *url, c.headers, c.body), http::method_traits(c.method)});
       }
       per_user.push_back(std::move(v));
     }

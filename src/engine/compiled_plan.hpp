@@ -11,6 +11,7 @@
 #include "core/profile.hpp"
 #include "core/result.hpp"
 #include "http/endpoint.hpp"
+#include "http/method.hpp"
 #include "http/tls_context.hpp"
 
 namespace lp::engine {
@@ -18,6 +19,7 @@ namespace lp::engine {
 struct RenderedCall {
   std::uint32_t endpoint = 0;  ///< index into CompiledPlan::endpoints
   std::string bytes;           ///< the whole request, ready to write
+  http::MethodTraits method;   ///< HEAD (no response body) and idempotency (retries)
 };
 
 /// One iteration of a task for one virtual-user config: its calls, in order.

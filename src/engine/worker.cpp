@@ -273,7 +273,7 @@ void Worker::launch(http::Connection& conn, Iteration it, Clock::time_point now)
   ++in_flight_;
   conn.deadline = now + timeout_;
   const RenderedCall& call = it.variant->calls[it.call];
-  conn.send(call.bytes.data(), call.bytes.size());
+  conn.send(call.bytes.data(), call.bytes.size(), call.method);
 }
 
 void Worker::on_response(http::Connection& conn, const http::ResponseParser& response) noexcept {
@@ -312,11 +312,13 @@ void Worker::on_failure(http::Connection& conn, http::Failure failure, bool retr
   std::uint32_t slot = http::Connection::slot_of(conn.tag());
   Iteration& it = iters_[slot];
   if (retryable && !it.retried && !stopping_) {
-    // The server closed an idle keep-alive connection as we wrote: it never saw the
-    // request, so send it again on a fresh connection (what browsers and hyper do).
+    // The server closed an idle keep-alive connection as we wrote, and the connection
+    // says resending is safe (nothing written, or an idempotent method): send it again
+    // on a fresh connection, once, and count it.
     it.retried = true;
+    ++stats_.retries;
     const RenderedCall& call = it.variant->calls[it.call];
-    conn.send(call.bytes.data(), call.bytes.size());
+    conn.send(call.bytes.data(), call.bytes.size(), call.method);
     return;
   }
   --in_flight_;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -37,11 +38,13 @@ Connection::Connection(int epoll_fd, std::uint32_t slot, const Endpoint& endpoin
 
 Connection::~Connection() { close_socket(); }
 
-void Connection::send(const char* data, std::size_t size) noexcept {
+void Connection::send(const char* data, std::size_t size, MethodTraits method) noexcept {
   data_ = data;
   size_ = size;
   written_ = 0;
-  parser_.reset();
+  method_ = method;
+  sent_any_ = false;
+  parser_.reset(method.head);
   if (state_ == State::Closed) return open_socket();
   state_ = State::Writing;
   write_request();
@@ -95,70 +98,80 @@ void Connection::write_request() noexcept {
     if (ssl_) {
       int n = SSL_write(ssl_, data_ + written_, static_cast<int>(size_ - written_));
       if (n > 0) {
+        sent_any_ = true;
         written_ += static_cast<std::size_t>(n);
         continue;
       }
       int err = SSL_get_error(ssl_, n);
-      if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) return;
-      return fail(err == SSL_ERROR_SSL ? Failure::Tls : Failure::Reset);
+      if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+        sent_any_ = true;  // part of a record may be on the wire already
+        return;
+      }
+      if (err == SSL_ERROR_SSL) return fail(Failure::Tls);
+      // EPIPE or ECONNRESET from the socket, as below. A failed socket write does not
+      // put OpenSSL in its fatal state (that takes a protocol error), so the records
+      // the server sent before closing can still be read.
+      ERR_clear_error();
+      if (!read_available(0)) fail(Failure::Reset);
+      return;
     }
     ssize_t n = ::send(fd_, data_ + written_, size_ - written_, MSG_NOSIGNAL);
     if (n > 0) {
+      sent_any_ = true;
       written_ += static_cast<std::size_t>(n);
     } else if (n < 0 && errno == EAGAIN) {
       return;  // the next writable edge resumes here
     } else if (n < 0 && errno == EINTR) {
       continue;
     } else {
-      return fail(Failure::Reset);
+      // EPIPE or ECONNRESET: the server may have answered before closing (an early
+      // 413 to a body it will not read). What it sent is still in the socket.
+      if (!read_available(0)) fail(Failure::Reset);
+      return;
     }
   }
   state_ = State::Reading;
-  // TLS may already hold the response in its buffer; plain sockets wait for the edge.
-  if (ssl_ && SSL_pending(ssl_) > 0) read_response();
+  // TLS may already hold (part of) the response in its buffer, read from the socket
+  // with the handshake or a session ticket: no edge will come for it.
+  if (ssl_ && SSL_has_pending(ssl_)) read_available(0);
 }
 
-void Connection::read_response() noexcept {
+bool Connection::read_available(std::uint32_t events) noexcept {
   for (;;) {
     if (ssl_) {
       int n = SSL_read(ssl_, recv_buf_, static_cast<int>(recv_cap_));
       if (n > 0) {
-        if (consume(recv_buf_, static_cast<std::size_t>(n))) return;
+        if (consume(recv_buf_, static_cast<std::size_t>(n), events)) return true;
         continue;
       }
       int err = SSL_get_error(ssl_, n);
-      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return;
-      if (err == SSL_ERROR_ZERO_RETURN) return consume(nullptr, 0), void();
-      if (err == SSL_ERROR_SSL) return fail(Failure::Tls);
-      return consume(nullptr, 0), void();  // SSL_ERROR_SYSCALL: EOF or reset
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return false;
+      if (err == SSL_ERROR_SSL) return fail(Failure::Tls), true;
+      return consume(nullptr, 0, events);  // close_notify, EOF (or a reset)
     }
     ssize_t n = ::recv(fd_, recv_buf_, recv_cap_, 0);
     if (n > 0) {
-      if (consume(recv_buf_, static_cast<std::size_t>(n))) return;
-      // A short read drained the socket: the next edge brings more.
-      if (static_cast<std::size_t>(n) < recv_cap_) return;
+      // Never stop at a short read: the FIN may have come with these bytes, and then
+      // no new edge comes for it.
+      if (consume(recv_buf_, static_cast<std::size_t>(n), events)) return true;
     } else if (n == 0) {
-      consume(nullptr, 0);
-      return;
+      return consume(nullptr, 0, events);
     } else if (errno == EAGAIN) {
-      return;
+      return false;
     } else if (errno != EINTR) {
-      consume(nullptr, 0);
-      return;
+      return consume(nullptr, 0, events);  // ECONNRESET: what came before it still counts
     }
   }
 }
 
-bool Connection::consume(const char* data, std::size_t n) noexcept {
+bool Connection::consume(const char* data, std::size_t n, std::uint32_t events) noexcept {
   if (n == 0) {  // the peer closed (or reset) the connection
     if (parser_.finish_eof() == ParseStatus::Done) {
       close_socket();
       observer_.on_response(*this, parser_);
       return true;
     }
-    bool retryable = !parser_.started() && responses_ > 0;
-    close_socket();
-    observer_.on_failure(*this, Failure::Reset, retryable);
+    fail(Failure::Reset);
     return true;
   }
   FeedResult r = parser_.feed(data, n);
@@ -167,9 +180,12 @@ bool Connection::consume(const char* data, std::size_t n) noexcept {
     fail(Failure::Protocol);
     return true;
   }
-  // Bytes after the response were not asked for (we never pipeline): the connection
-  // is out of step, so it is not reused.
-  if (r.consumed < n || !parser_.keep_alive()) {
+  // Not reused when: bytes follow the response that we did not ask for (we never
+  // pipeline); the server says so; the response came before the whole request was
+  // written (the server will not read the rest as a request); or the server has
+  // already closed its side (the FIN came in the same batch of events, so no later
+  // edge would tell the idle connection).
+  if (r.consumed < n || !parser_.keep_alive() || written_ < size_ || (events & (EPOLLRDHUP | EPOLLHUP))) {
     close_socket();
   } else {
     ++responses_;
@@ -196,10 +212,14 @@ void Connection::on_event(std::uint32_t events) noexcept {
     case State::Handshaking:
       return handshake();
     case State::Writing:
-      if (events & (EPOLLERR | EPOLLHUP)) return fail(Failure::Reset);
+      // The server may answer before reading the whole request (413 or 401 to a large
+      // body), then close. The readable edge comes now, while we write, and never
+      // again: read it first, then go on writing if the request is still open.
+      if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) && read_available(events)) return;
       return write_request();
     case State::Reading:
-      return read_response();
+      read_available(events);
+      return;
     case State::Idle:
       if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) check_idle();
       return;
@@ -226,10 +246,17 @@ void Connection::expire() noexcept {
   if (busy()) fail(Failure::Timeout);
 }
 
+bool Connection::retryable(Failure failure) const noexcept {
+  // A reused connection closed before any response byte: the server most likely
+  // dropped it as idle and never saw the request. Resending is safe if nothing of it
+  // was written, or if the method is idempotent (RFC 9112 §9.3.1).
+  return failure == Failure::Reset && responses_ > 0 && !parser_.started() && (!sent_any_ || method_.idempotent);
+}
+
 void Connection::fail(Failure failure) noexcept {
-  bool retryable = (failure == Failure::Reset) && !parser_.started() && responses_ > 0;
+  const bool retry = retryable(failure);
   close_socket();
-  observer_.on_failure(*this, failure, retryable);
+  observer_.on_failure(*this, failure, retry);
 }
 
 void Connection::close() noexcept { close_socket(); }
@@ -238,6 +265,9 @@ void Connection::close_socket() noexcept {
   if (ssl_) {
     SSL_free(ssl_);
     ssl_ = nullptr;
+    // SSL_get_error() reads this thread's error queue: what a failed connection left
+    // there would be taken for the next connection's error.
+    ERR_clear_error();
   }
   if (fd_ >= 0) {
     ::close(fd_);  // also removes it from the epoll set

@@ -6,6 +6,11 @@
 // next writable edge. That leaves two syscalls per request (send, recv) plus a share of
 // epoll_wait, where wrk spends four (it arms and disarms EPOLLOUT around each request).
 //
+// Every read loop reads until EAGAIN or EOF, never stopping at a short read: with
+// edge-triggered epoll, a FIN that arrives with the last bytes of a response brings no
+// further edge. The socket is read while a request is still being written too, so a
+// response the server sends early (413 or 401 to a large body) is not lost.
+//
 // All of a connection's transitions live in connection.cpp; fail() is the single exit
 // path for every I/O failure (wrk's `goto error`, done with a function).
 
@@ -14,6 +19,7 @@
 #include <cstdint>
 
 #include "http/endpoint.hpp"
+#include "http/method.hpp"
 #include "http/response_parser.hpp"
 
 typedef struct ssl_st SSL;          // NOLINT: OpenSSL's own forward declarations
@@ -39,9 +45,11 @@ class ConnectionObserver {
  public:
   /// A whole response arrived. `response` is valid only during the call.
   virtual void on_response(Connection& conn, const ResponseParser& response) noexcept = 0;
-  /// The request failed and the connection is closed. `retryable`: a reused connection
-  /// was closed before any byte of the response, i.e. the server dropped an idle
-  /// keep-alive connection and never saw the request.
+  /// The request failed and the connection is closed. `retryable`: sending the request
+  /// again on a fresh connection is safe. That is the case when a reused keep-alive
+  /// connection was closed or reset before any byte of a response (the server most
+  /// likely dropped it as idle) and either no byte of the request was written or the
+  /// method is idempotent. A POST or PATCH that may have reached the server never is.
   virtual void on_failure(Connection& conn, Failure failure, bool retryable) noexcept = 0;
 
  protected:
@@ -61,8 +69,10 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   /// Starts a request, opening the connection first when it is closed. `data` must stay
-  /// valid until the response or failure callback. Must not be called while busy().
-  void send(const char* data, std::size_t size) noexcept;
+  /// valid until the response or failure callback. `method` says whether the response
+  /// can have a body (HEAD) and whether a failure may be retried. May report the
+  /// failure (or even the response) before it returns. Must not be called while busy().
+  void send(const char* data, std::size_t size, MethodTraits method) noexcept;
   /// Handles an epoll event whose tag() matched this connection's current socket.
   void on_event(std::uint32_t events) noexcept;
   /// The owner's deadline passed: fails the request in flight with Failure::Timeout.
@@ -90,11 +100,14 @@ class Connection {
   void on_connected() noexcept;
   void handshake() noexcept;
   void write_request() noexcept;
-  void read_response() noexcept;
+  /// Reads until EAGAIN or EOF; returns true when the request ended (response or
+  /// failure reported). `events`: the epoll events that led here (0 when none).
+  bool read_available(std::uint32_t events) noexcept;
   void check_idle() noexcept;
-  /// Feeds received bytes; returns true when the request ended (response or failure).
-  bool consume(const char* data, std::size_t n) noexcept;
-  void finish() noexcept;
+  /// Feeds received bytes (n == 0: the peer closed); returns true when the request
+  /// ended (response or failure reported).
+  bool consume(const char* data, std::size_t n, std::uint32_t events) noexcept;
+  bool retryable(Failure failure) const noexcept;
   void fail(Failure failure) noexcept;
   void close_socket() noexcept;
 
@@ -113,6 +126,8 @@ class Connection {
   const char* data_ = nullptr;     ///< request bytes, owned by the plan or the caller
   std::size_t size_ = 0;
   std::size_t written_ = 0;
+  MethodTraits method_{};
+  bool sent_any_ = false;          ///< a byte of this request may have reached the server
   std::uint64_t responses_ = 0;    ///< completed on this socket: > 0 means reused
   Clock::time_point write_started_{};
   ResponseParser parser_;

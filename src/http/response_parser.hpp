@@ -38,14 +38,18 @@ inline constexpr std::size_t kMaxHeaderBlockBytes = 64 * 1024;
 /// - Status line `HTTP/1.<digit> <3-digit code 100..599>[ reason]`; CRLF or bare LF ends
 ///   every line; a CR anywhere else in a line is Invalid.
 /// - Body framing: Transfer-Encoding whose last coding is `chunked` (chunk extensions
-///   and trailer fields are checked and discarded); else Content-Length (a repeated or
-///   comma-listed value must be identical everywhere); else until the peer closes. A
-///   Transfer-Encoding whose last coding is not `chunked` also reads until close, and
-///   `chunked` listed before another coding or twice is Invalid.
+///   are checked against RFC 9112 §7.1.1 and discarded, trailer fields are checked and
+///   discarded); else Content-Length (a repeated or comma-listed value must be
+///   identical everywhere); else until the peer closes. A Transfer-Encoding whose last
+///   coding is not `chunked` also reads until close, and `chunked` listed before
+///   another coding or twice is Invalid.
 /// - No body for 204, 304, 101 and responses to HEAD. Interim responses (100, 102,
-///   103, ...) are skipped; 101 Switching Protocols is final and ends HTTP on the
-///   connection (keep_alive() is false).
-/// - Obsolete line folding (a field line starting with SP/HTAB) is Invalid.
+///   103, ...) are skipped, and so are empty lines after one; 101 Switching Protocols
+///   is final and ends HTTP on the connection (keep_alive() is false).
+/// - Obsolete line folding (a field line starting with SP/HTAB) continues the field
+///   before it, joined with one SP (RFC 9112 §5.2); the folded field counts as one
+///   line for kMaxLineBytes. Whitespace before the first field line is Invalid.
+/// - docs/architecture.md has the table of every leniency and why.
 ///
 /// Results do not depend on how the input is split across feed() calls. Not
 /// thread-safe: one parser per connection.
@@ -85,7 +89,8 @@ class ResponseParser {
   /// Whether the connection may carry another request after this response. False for
   /// `Connection: close`, HTTP/1.0 without `Connection: keep-alive`, bodies read until
   /// close, 101, both Transfer-Encoding and Content-Length present (a smuggling
-  /// signature), and until the response head is complete or when Invalid.
+  /// signature), Transfer-Encoding in an HTTP/1.0 response, and until the response
+  /// head is complete or when Invalid.
   bool keep_alive() const noexcept { return keep_alive_ && state_ != State::Invalid; }
 
   /// Body bytes seen so far: payload only, without chunk framing.
@@ -122,8 +127,11 @@ class ResponseParser {
     Invalid,
   };
 
-  void on_line(const char* line, std::size_t len) noexcept;
+  const char* feed_line(const char* p, const char* end) noexcept;
+  const char* line_limit_error() const noexcept;
   void on_status_line(const char* line, std::size_t len) noexcept;
+  /// Checks a field line's name and value bytes; returns the colon's index, or 0 after fail().
+  std::size_t check_field_line(const char* line, std::size_t len) noexcept;
   void on_field_line(const char* line, std::size_t len, bool trailer) noexcept;
   void on_chunk_size_line(const char* line, std::size_t len) noexcept;
   void on_head_complete() noexcept;
@@ -144,8 +152,12 @@ class ResponseParser {
   bool connection_close_ = false;  // Connection lists "close"
   bool connection_keep_alive_ = false;  // Connection lists "keep-alive"
   bool keep_alive_ = false;        // decided when the head completes
+  bool interim_ = false;           // a 1xx was parsed: a stray empty line may follow
+  bool field_open_ = false;        // line_ holds a whole field line that may be folded
+  bool fold_ws_ = false;           // skipping the leading whitespace of a folded line
   int status_ = 0;
-  std::uint32_t line_len_ = 0;     // bytes of a partial line held in line_
+  std::uint32_t line_len_ = 0;     // bytes of a partial (or open folded) line held in line_
+  std::uint32_t phys_len_ = 0;     // bytes of the current physical line received so far
   std::uint32_t block_bytes_ = 0;  // bytes of the current header or trailer block
   std::uint64_t content_length_ = 0;
   std::uint64_t remaining_ = 0;    // of the fixed body or the current chunk

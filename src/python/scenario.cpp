@@ -106,6 +106,17 @@ bool read_settings(py::dict d, core::Plan& plan, std::vector<std::string>& probl
     problems.push_back("steps must be a whole number >= 1, got " + show(steps));
   }
 
+  py::handle vusers = d["vusers"];
+  if (!vusers.is_none()) {
+    if (py::isinstance<py::int_>(vusers) && !py::isinstance<py::bool_>(vusers) && vusers.cast<long long>() >= 1 &&
+        vusers.cast<long long>() <= std::numeric_limits<std::uint32_t>::max()) {
+      plan.vusers = static_cast<std::uint32_t>(vusers.cast<long long>());
+    } else {
+      problems.push_back("vusers must be a whole number >= 1 (or left unset to grow the pool on demand), got " +
+                         show(vusers));
+    }
+  }
+
   read_thresholds(d["thresholds"], plan.thresholds, problems);
   return durations_ok;
 }
@@ -164,6 +175,31 @@ bool is_echo(const std::string& problem, const std::vector<std::string>& no_call
   return false;
 }
 
+/// Where `name` is in info.choices; the error names `shown` (the file as the user gave it).
+Result<std::size_t> index_of(const ScenarioInfo& info, std::string_view name, const std::string& shown) {
+  for (std::size_t i = 0; i < info.choices.size(); ++i) {
+    if (info.choices[i] == name) return i;
+  }
+  return make_error(ErrorCode::Invalid,
+                    "no scenario named '" + std::string(name) + "' in " + shown +
+                        "; choices: " + join(info.choices, ", "),
+                    "pass --scenario NAME with one of them");
+}
+
+/// Fills `info` from the class at `index` of the loaded file.
+void describe_class(ScenarioInfo& info, std::size_t index) {
+  py::object cls = info.handle->classes[index];
+  py::dict d = capture_module().attr("describe")(cls);
+  info.name = info.choices[index];
+  info.tasks.clear();
+  append_strings(d["tasks"], info.tasks);
+  info.has_on_start = d["has_on_start"].cast<bool>();
+  info.has_on_stop = d["has_on_stop"].cast<bool>();
+  info.has_checks = d["has_checks"].cast<bool>();
+  info.has_async = d["has_async"].cast<bool>();
+  info.handle->cls = std::move(cls);
+}
+
 }  // namespace
 
 Result<ScenarioInfo> load_scenario(const std::filesystem::path& file, std::string_view name) {
@@ -194,38 +230,35 @@ Result<ScenarioInfo> load_scenario(const std::filesystem::path& file, std::strin
       return make_error(ErrorCode::Invalid, "no @scenario class in " + file.string(),
                         "decorate a class with @scenario(...) and give it @task methods");
     }
-    std::size_t index = 0;
-    if (!name.empty()) {
-      while (index < info.choices.size() && info.choices[index] != name) ++index;
-      if (index == info.choices.size()) {
-        return make_error(ErrorCode::Invalid,
-                          "no scenario named '" + std::string(name) + "' in " + file.string() +
-                              "; choices: " + join(info.choices, ", "),
-                          "pass --scenario NAME with one of them");
-      }
-    } else if (info.choices.size() > 1) {
-      return make_error(ErrorCode::Invalid,
-                        file.string() + " has " + std::to_string(info.choices.size()) +
-                            " scenarios: " + join(info.choices, ", "),
-                        "pick one with --scenario NAME, e.g. --scenario " + info.choices.front());
-    }
-
-    py::object cls = classes[index];
-    py::dict d = capture.attr("describe")(cls);
-    info.name = info.choices[index];
-    append_strings(d["tasks"], info.tasks);
-    info.has_on_start = d["has_on_start"].cast<bool>();
-    info.has_on_stop = d["has_on_stop"].cast<bool>();
-    info.has_checks = d["has_checks"].cast<bool>();
-    info.has_async = d["has_async"].cast<bool>();
     info.handle = std::make_shared<ScenarioHandle>();
-    info.handle->cls = std::move(cls);
+    info.handle->classes = classes;
+    std::size_t index = 0;  // no name: the first (run_command offers the others)
+    if (!name.empty()) {
+      auto picked = index_of(info, name, file.string());
+      if (!picked) return std::move(picked).error();
+      index = *picked;
+    }
+    describe_class(info, index);
     return info;
   } catch (const py::error_already_set& e) {
     return internal_error(e);
   } catch (const std::exception& e) {  // the interpreter itself could not start
     return make_error(ErrorCode::Internal, std::string("cannot start Python: ") + e.what(),
                       "check that python3.11 is installed (" LOADPILOT_PYTHON_EXECUTABLE ")");
+  }
+}
+
+Result<ScenarioInfo> select_scenario(const ScenarioInfo& loaded, std::string_view name) {
+  if (!loaded.handle) return make_error(ErrorCode::Internal, "select_scenario needs a loaded scenario");
+  auto index = index_of(loaded, name, loaded.file.filename().string());
+  if (!index) return std::move(index).error();
+  try {
+    ScenarioInfo info = loaded;
+    info.handle = std::make_shared<ScenarioHandle>(*loaded.handle);
+    describe_class(info, *index);
+    return info;
+  } catch (const py::error_already_set& e) {
+    return internal_error(e);
   }
 }
 

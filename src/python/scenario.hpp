@@ -33,11 +33,16 @@ struct ScenarioInfo {
 
 /// Imports `file` as a real module (named after its stem, its folder first on sys.path
 /// so helper modules beside it import) and picks the @scenario class called `name`, or
-/// the only one when `name` is empty. Starts the interpreter on first use.
+/// the first one when `name` is empty (`choices` lists them all: see select_scenario).
+/// Starts the interpreter on first use.
 /// Errors (all ErrorCode::Invalid): a missing file; a Python exception while importing
-/// (message = the traceback, with file and line); no @scenario class; an unknown
-/// `name` or several classes and no name (the message lists the choices).
+/// (message = the traceback, with file and line); no @scenario class; an unknown `name`
+/// (the message lists the choices).
 Result<ScenarioInfo> load_scenario(const std::filesystem::path& file, std::string_view name = {});
+
+/// Another @scenario class, `name`, of the file `loaded` came from, without importing
+/// it again. Errors: an unknown `name` (ErrorCode::Invalid, the choices listed).
+Result<ScenarioInfo> select_scenario(const ScenarioInfo& loaded, std::string_view name);
 
 struct BuildOptions {
   std::string target_url = "http://localhost:8000";

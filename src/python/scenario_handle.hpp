@@ -7,7 +7,8 @@
 namespace lp::python {
 
 struct ScenarioHandle {
-  pybind11::object cls;  ///< the @scenario class
+  pybind11::object cls;      ///< the @scenario class picked
+  pybind11::list classes;    ///< every @scenario class of the file, in order (ScenarioInfo::choices)
 };
 
 }  // namespace lp::python

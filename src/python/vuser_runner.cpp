@@ -3,11 +3,20 @@
 #include <pybind11/embed.h>
 #include <pybind11/stl.h>
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "core/profile.hpp"
 #include "engine/call_loop.hpp"
@@ -15,6 +24,7 @@
 #include "engine/snapshot_builder.hpp"
 #include "engine/task_picker.hpp"
 #include "python/scenario_handle.hpp"
+#include "python/vuser_pool.hpp"
 
 namespace py = pybind11;
 
@@ -27,9 +37,14 @@ using std::chrono::duration;
 using std::chrono::duration_cast;
 using std::chrono::nanoseconds;
 
-constexpr std::uint32_t kDefaultMaxVUsers = 1000;
 /// The hub comes back at least this often, so a stop request is seen promptly.
 constexpr auto kMaxWait = std::chrono::milliseconds(50);
+/// After a stop, scenario code that keeps the hub's thread this long without the hub
+/// taking a turn (a busy loop, a blocking call) is interrupted (see Watchdog).
+constexpr auto kStuckAfter = std::chrono::seconds(1);
+/// ... and if it still holds the thread this long (it swallows the interrupt, or blocks
+/// in C code holding the GIL), the process exits without a summary.
+constexpr auto kGiveUpAfter = std::chrono::seconds(10);
 
 std::int64_t to_ns(Clock::time_point t) { return duration_cast<nanoseconds>(t.time_since_epoch()).count(); }
 
@@ -48,12 +63,16 @@ class Engine {
           for (const auto& t : plan.tasks) w.push_back(t.weight);
           return w;
         }()),
-        max_vusers_(plan.settings.max_connections ? plan.settings.max_connections : kDefaultMaxVUsers) {
+        pool_(plan) {
     for (const auto& t : plan.tasks) names_.push_back(t.name);
+    last_turn_ns_.store(to_ns(Clock::now()));
   }
 
+  /// Sends one call. `lateness_ns` is added to its latency: the lateness of the
+  /// iteration's start, for its first call (0 for the others), so the task's own time
+  /// before the call is not charged to the server.
   std::uint64_t submit(const std::string& method, const std::string& url, const py::list& headers,
-                       const py::bytes& body, double timeout_secs, std::uint32_t task, std::int64_t intended_ns,
+                       const py::bytes& body, double timeout_secs, std::uint32_t task, std::int64_t lateness_ns,
                        bool status_is_error) {
     engine::CallRequest r;
     r.method = method;
@@ -67,9 +86,12 @@ class Engine {
     r.timeout_ms = timeout_secs > 0 ? static_cast<std::uint32_t>(timeout_secs * 1000) : 0;
     r.tag.task = task;
     r.tag.status_is_error = status_is_error;
-    if (intended_ns > 0) r.tag.intended = Clock::time_point(nanoseconds(intended_ns));
+    if (lateness_ns > 0) r.tag.intended = Clock::now() - nanoseconds(lateness_ns);
     return loop_.submit(std::move(r));
   }
+
+  /// Users to start before the clock, the first included (VUserPool::before_clock).
+  std::uint32_t before_clock() const { return pool_.before_clock(); }
 
   void start_clock() {
     start_ = Clock::now();
@@ -77,46 +99,56 @@ class Engine {
     pacer_.start_at(start_);
     interval_ = duration_cast<nanoseconds>(duration<double>(options_.interval_secs));
     next_tick_ = start_ + interval_;
+    // Set here, not in step(): a hub held by scenario code takes no more turns. Past the
+    // profile's end and the grace of users only asleep, a hub that takes no turn is stuck.
+    stuck_check_after_ns_.store(to_ns(pacer_.end() + grace()), std::memory_order_relaxed);
   }
 
   /// One turn of the hub: which iterations to start now (at most `idle`), how many
-  /// users to start, the calls that completed, and whether the schedule is over.
+  /// users to start, the calls that completed, and whether the schedule is over (or,
+  /// before the clock started, whether the run was stopped).
   /// `wake_ns` (steady clock, 0 = none): a parked user's wake-up time; the wait for the
   /// network ends by then.
   py::tuple step(std::size_t idle, std::size_t users, std::size_t starting, std::int64_t wake_ns) {
     auto now = Clock::now();
+    last_turn_ns_.store(to_ns(now), std::memory_order_relaxed);
     std::vector<std::pair<std::uint32_t, std::int64_t>> starts;
     std::size_t spawn = 0;
+    std::size_t grow = 0;  // users for due iterations that found every user busy
     bool starved = false;
+    std::uint64_t unserved = 0;
+    if (!builder_ && options_.stop && options_.stop->load(std::memory_order_acquire)) {
+      stopped_ = true;  // before the clock: the hub stops starting users
+    }
     if (builder_) {
-      const auto grace = duration_cast<nanoseconds>(duration<double>(options_.grace_secs));
       if (!stopped_ && options_.stop && options_.stop->load(std::memory_order_acquire)) {
         pacer_.close(now);  // due and never started: dropped
         finished_ = stopped_ = true;
         builder_->stopped_at(now);
         // In-flight calls get the grace, then count as interrupted.
-        drain_deadline_ = nap_deadline_ = std::min(drain_deadline_, now + grace);
+        drain_deadline_ = nap_deadline_ = std::min(drain_deadline_, now + grace());
+        stuck_check_after_ns_.store(to_ns(now), std::memory_order_relaxed);
       } else if (!finished_ && now >= pacer_.end()) {
         pacer_.close(now);
         finished_ = true;
         // Calls in flight keep their own timeout, bounded by the plan's timeout_ms;
         // users only asleep (think time) get the short grace.
         drain_deadline_ = now + std::chrono::milliseconds(plan_.settings.timeout_ms);
-        nap_deadline_ = now + grace;
+        nap_deadline_ = now + grace();
       } else if (!finished_) {
         while (pacer_.due(now)) {
           if (starts.size() == idle) {
             starved = true;
-            // Users to start for the backlog; on_start runs before they take work.
-            std::uint64_t backlog = pacer_.backlog(now);
-            if (backlog > starting) spawn = std::min<std::size_t>(backlog - starting, max_vusers_ - users);
             pacer_.shed(now);
+            unserved = pacer_.due(now) ? pacer_.backlog(now) : 0;  // every user busy: the pool may start more
             break;
           }
           starts.emplace_back(static_cast<std::uint32_t>(picker_.next()), to_ns(pacer_.take(now)));
         }
-        // One user in reserve, so the next due iteration does not wait for a login.
-        if (!starved && starts.size() == idle && starting == 0 && users < max_vusers_) spawn = 1;
+        const double t = duration<double>(now - start_).count();
+        spawn = pool_.to_start(t, users, starting, 0);  // staggered pool users now due
+        if (starved) grow = pool_.to_start(t, users, starting, unserved) - spawn;
+        if (starved && grow == 0 && users + spawn >= pool_.cap()) saturated_ = true;
       }
       // Snapshots go on through the drain (phase "draining"), one as soon as it starts.
       if (finished_ && !drain_seen_) {
@@ -132,13 +164,17 @@ class Engine {
       }
     }
 
-    // Wait for the network only when there is nothing to hand out right now.
+    // Wait for the network only when there is nothing to hand out right now (nor users
+    // to start: a grow decision only looks at what is ready).
     Clock::time_point until = now + kMaxWait;
-    if (!starts.empty() || spawn > 0) {
+    if (!starts.empty() || spawn > 0 || grow > 0) {
       until = now;
     } else if (builder_ && !finished_) {
       until = std::min(until, next_tick_);
       if (!starved) until = std::min(until, pacer_.next_due());
+      if (next_member_at_ >= 0) {
+        until = std::min(until, start_ + duration_cast<nanoseconds>(duration<double>(next_member_at_)));
+      }
     }
     if (wake_ns > 0) until = std::min(until, Clock::time_point(nanoseconds(wake_ns)));
     std::vector<engine::Completion> done;
@@ -146,9 +182,18 @@ class Engine {
       py::gil_scoped_release nogil;
       done = loop_.poll(until);
     }
+    last_turn_ns_.store(to_ns(Clock::now()), std::memory_order_relaxed);
+    // Grow only when every user is waiting on the network. When responses are already
+    // in, their users are about to be free: the hub (Python time), not the pool, is what
+    // keeps them busy, and more users would add only switching and cache misses.
+    if (grow > 0 && done.empty()) spawn += grow;
+    if (builder_) {
+      peak_users_ = std::max<std::uint64_t>(peak_users_, users + spawn);
+      next_member_at_ = users + spawn < pool_.size() ? pool_.start_time(static_cast<std::uint32_t>(users + spawn)) : -1;
+    }
     py::list completions;
     for (auto& c : done) completions.append(py::make_tuple(c.id, to_python(c.response)));
-    return py::make_tuple(starts, spawn, completions, finished_);
+    return py::make_tuple(starts, spawn, completions, finished_ || (!builder_ && stopped_));
   }
 
   bool drain_expired() const {
@@ -167,7 +212,8 @@ class Engine {
     if (task < names_.size()) ++failures_[names_[task] + ": " + message];
   }
 
-  PythonRunResult finish(std::size_t users) {
+  PythonRunResult finish(std::size_t users, std::uint32_t stuck) {
+    if (!builder_) start_clock();  // stopped before the clock: an empty run, still reported
     PythonRunResult result;
     result.run.stats = stats();
     result.run.final_snapshot =
@@ -180,13 +226,23 @@ class Engine {
     for (auto& [msg, n] : failures_) result.check_failures.emplace_back(msg, n);
     std::sort(result.check_failures.begin(), result.check_failures.end(),
               [](auto& a, auto& b) { return a.second > b.second; });
-    result.vusers = users;
+    result.pool.size = pool_.size();
+    result.pool.started = std::max<std::uint64_t>(peak_users_, users);
+    result.pool.cap = pool_.cap();
+    result.pool.fixed = pool_.fixed();
+    result.pool.saturated = saturated_;
+    result.pool.stuck = stuck;
     return result;
   }
 
-  bool started() const { return builder_.has_value(); }
+  /// For the watchdog (any thread): when the hub last took a turn, and from when on a
+  /// hub that takes no turn is stuck (the stop, or the end of the drain).
+  std::int64_t last_turn_ns() const { return last_turn_ns_.load(std::memory_order_relaxed); }
+  std::int64_t stuck_check_after_ns() const { return stuck_check_after_ns_.load(std::memory_order_relaxed); }
 
  private:
+  nanoseconds grace() const { return duration_cast<nanoseconds>(duration<double>(options_.grace_secs)); }
+
   metrics::RunStats stats() const {
     metrics::RunStats s = loop_.load_stats();
     s.late = pacer_.late();
@@ -223,7 +279,12 @@ class Engine {
   engine::Pacer pacer_;
   engine::TaskPicker picker_;
   std::vector<std::string> names_;
-  std::size_t max_vusers_;
+  VUserPool pool_;
+  std::uint64_t peak_users_ = 0;
+  bool saturated_ = false;        ///< an iteration found every user busy and no more allowed
+  double next_member_at_ = -1;    ///< when the next staggered pool user starts; < 0: all started
+  std::atomic<std::int64_t> last_turn_ns_{0};
+  std::atomic<std::int64_t> stuck_check_after_ns_{INT64_MAX};
 
   std::optional<engine::SnapshotBuilder> builder_;  ///< set when the clock starts
   Clock::time_point start_{}, next_tick_{};
@@ -231,6 +292,96 @@ class Engine {
   nanoseconds interval_{};
   bool finished_ = false, stopped_ = false, drain_seen_ = false;
   std::map<std::string, std::uint64_t> failures_;
+};
+
+/// Makes a stop reach scenario code that keeps the hub's thread. Once the run is
+/// stopping (a stop request, or the drain after the profile's end is over), a hub that
+/// has not taken a turn for kStuckAfter is held by scenario code: a busy loop, a
+/// blocking call, a wait on something that is not cooperative. The watchdog then sends
+/// `signum` to the hub's thread. Python's handler for it (loadpilot._coop, installed
+/// without SA_RESTART) makes a blocking system call return with EINTR and raises
+/// Interrupted in the virtual user, whose iteration ends there; the hub goes on to
+/// on_stop and the summary. Interrupts repeat every kStuckAfter; past kGiveUpAfter the
+/// process exits (code 2) rather than hang.
+class Watchdog {
+ public:
+  Watchdog(const Engine& engine, const std::atomic<bool>* stop, int signum)
+      : engine_(engine), stop_(stop), signum_(signum), hub_(::pthread_self()), thread_([this] { watch(); }) {}
+
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+ private:
+  void watch() {
+    const auto stuck_after = duration_cast<nanoseconds>(kStuckAfter).count();
+    std::int64_t stuck_since = 0, last_kick = 0;
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::milliseconds(100), [this] { return done_; })) {
+      std::int64_t now = to_ns(Clock::now());
+      bool stopping = (stop_ && stop_->load(std::memory_order_acquire)) || now >= engine_.stuck_check_after_ns();
+      if (!stopping || now - engine_.last_turn_ns() < stuck_after) {
+        stuck_since = 0;
+        continue;
+      }
+      if (stuck_since == 0) stuck_since = now;
+      if (now - stuck_since >= duration_cast<nanoseconds>(kGiveUpAfter).count()) {
+        std::fprintf(stderr,
+                     "\nerror: scenario code still held the thread %lld s after it was first interrupted (it "
+                     "catches KeyboardInterrupt, or blocks in C code that holds the GIL); exiting without a "
+                     "summary\n",
+                     static_cast<long long>(duration_cast<std::chrono::seconds>(kGiveUpAfter).count()));
+        std::fflush(stderr);
+        std::_Exit(2);
+      }
+      if (now - last_kick >= stuck_after) {
+        ::pthread_kill(hub_, signum_);
+        last_kick = now;
+      }
+    }
+  }
+
+  const Engine& engine_;
+  const std::atomic<bool>* stop_;
+  int signum_;
+  pthread_t hub_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool done_ = false;
+  std::thread thread_;  ///< last: starts once the members above are set
+};
+
+/// Python's handler for the watchdog's signal, for the length of a run. The signal is
+/// a real-time one, which nothing else in the process uses, so the CLI keeps SIGINT and
+/// SIGTERM to itself.
+class InterruptSignal {
+ public:
+  InterruptSignal() : coop_(py::module_::import("loadpilot._coop")) {
+    previous_ = coop_.attr("arm_interrupt")(signum());
+  }
+  ~InterruptSignal() {
+    try {
+      coop_.attr("disarm_interrupt")(signum(), previous_);
+    } catch (const py::error_already_set&) {
+      // The run is over either way; a handler left in place only raises in a hub's users.
+    }
+  }
+  InterruptSignal(const InterruptSignal&) = delete;
+  InterruptSignal& operator=(const InterruptSignal&) = delete;
+
+  static int signum() { return SIGRTMIN; }
+
+ private:
+  py::module_ coop_;
+  py::object previous_;
 };
 
 }  // namespace
@@ -244,7 +395,8 @@ bool needs_python_mode(const ScenarioInfo& scenario) {
 Result<PythonRunResult> run_python_mode(const ScenarioInfo& scenario, const core::Plan& plan,
                                         const engine::RunOptions& options) {
   engine::ClientOptions copts;
-  copts.max_connections = plan.settings.max_connections ? plan.settings.max_connections : kDefaultMaxVUsers;
+  // A user makes one call at a time (a batch more): as many connections as users.
+  copts.max_connections = plan.settings.max_connections ? plan.settings.max_connections : VUserPool(plan).cap();
   copts.timeout_ms = plan.settings.timeout_ms;
   copts.insecure_tls = plan.settings.insecure_tls;
   copts.task_count = plan.tasks.size();
@@ -263,13 +415,18 @@ Result<PythonRunResult> run_python_mode(const ScenarioInfo& scenario, const core
     py::object hub = py::module_::import("loadpilot._runtime")
                          .attr("Hub")(py::cast(&engine, py::return_value_policy::reference), scenario.handle->cls,
                                       plan.target_url, tasks, checked, scenario.has_on_start, scenario.has_on_stop);
-    py::object failure = hub.attr("run")();
+    py::object failure;
+    {
+      InterruptSignal interrupts;
+      Watchdog watchdog(engine, options.stop, InterruptSignal::signum());
+      failure = hub.attr("run")();
+    }
     std::size_t users = py::len(hub.attr("users"));
     if (!failure.is_none()) {
       return make_error(ErrorCode::Invalid, "on_start failed against " + plan.target_url + ":\n" + failure.cast<std::string>(),
                         "fix on_start (or the target) and run again; nothing was measured");
     }
-    return engine.finish(users);
+    return engine.finish(users, hub.attr("stuck").cast<std::uint32_t>());
   } catch (const std::exception& e) {  // pybind11 errors stay inside src/python
     return make_error(ErrorCode::Internal, std::string("Python mode failed: ") + e.what(),
                       "this is a bug in LoadPilot; please report it with the scenario file");
@@ -281,6 +438,7 @@ Result<PythonRunResult> run_python_mode(const ScenarioInfo& scenario, const core
 PYBIND11_EMBEDDED_MODULE(_loadpilot_native, m) {
   py::class_<lp::python::Engine>(m, "Engine")
       .def("submit", &lp::python::Engine::submit)
+      .def("before_clock", &lp::python::Engine::before_clock)
       .def("start_clock", &lp::python::Engine::start_clock)
       .def("step", &lp::python::Engine::step)
       .def("drain_expired", &lp::python::Engine::drain_expired)

@@ -93,7 +93,7 @@ TEST(ResultsJson, HasEveryTopLevelKey) {
 
   for (const char* key :
        {"schema_version", "loadpilot", "command_line", "scenario", "target_url", "mode", "plan",
-        "started_at", "started_at_iso", "finished_at", "duration_secs", "load_secs", "stopped", "agents",
+        "started_at", "started_at_iso", "finished_at", "duration_secs", "load_secs", "stopped", "agents", "vusers",
         "requests_total", "errors_total", "error_rate", "errors_without_request", "rps_actual",
         "rps_target", "latency", "success_latency", "service_latency", "errors_by_kind", "iterations",
         "late", "dropped", "dropped_rate", "tasks", "thresholds", "passed", "steps", "knee", "setup",
@@ -115,7 +115,7 @@ TEST(ResultsJson, TotalsRatesAndDurationsHaveTheirUnits) {
   EXPECT_EQ(doc["rps_actual"], 100.0);
   EXPECT_EQ(doc["rps_target"], 100.0);
   EXPECT_EQ(doc["plan"], (json{{"mode", "constant"}, {"rps", 100.0}, {"duration_secs", 60.0},
-                               {"ramp_up_secs", 0.0}, {"steps", 0}, {"total_secs", 60.0}}));
+                               {"ramp_up_secs", 0.0}, {"steps", 0}, {"total_secs", 60.0}, {"vusers", 0}}));
   EXPECT_EQ(doc["late"], 4);
   EXPECT_EQ(doc["dropped"], 1);
 }
@@ -314,6 +314,18 @@ TEST(ResultsJson, CheckFailuresNameTheirTask) {
             (json{{"task", "browse"}, {"message", "AssertionError: status 500"}, {"count", 7}}));
   EXPECT_TRUE(doc["check_failures"][1]["task"].is_null());
   EXPECT_EQ(doc["check_failures"][1]["message"], "gone: x");
+}
+
+TEST(ResultsJson, PythonModesPoolOfVirtualUsersIsWritten) {
+  ResultsInput in = finished_run();
+  const auto without = json::parse(results_json(in));
+  in.vusers = VUsersRow{5, 8, 1000, false, false};
+
+  const auto doc = json::parse(results_json(in));
+
+  EXPECT_TRUE(without["vusers"].is_null());
+  EXPECT_EQ(doc["vusers"],
+            (json{{"size", 5}, {"started", 8}, {"cap", 1000}, {"fixed", false}, {"saturated", false}}));
 }
 
 TEST(ResultsJson, AgentsAreListed) {

@@ -89,3 +89,40 @@ TEST_F(ScenarioPicker, WithNothingFoundSaysSo) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, "no scenario file given, and none found in . or ./scenarios");
 }
+
+namespace {
+
+/// pick_scenario_class with `answer` as stdin; returns the choice and what was printed.
+std::pair<lp::Result<std::string>, std::string> pick_class(const std::vector<std::string>& names,
+                                                           const std::string& answer) {
+  std::FILE* in = fmemopen(const_cast<char*>(answer.data()), answer.size(), "r");
+  char* buf = nullptr;
+  std::size_t len = 0;
+  std::FILE* out = open_memstream(&buf, &len);
+  auto r = lp::cli::pick_scenario_class(names, "shop.py", in, out);
+  std::fclose(out);
+  std::fclose(in);
+  std::string printed(buf, len);
+  std::free(buf);
+  return {std::move(r), printed};
+}
+
+}  // namespace
+
+TEST(ScenarioClassPicker, ListsTheClassesOfTheFileAndTakesTheNumberTyped) {
+  auto [picked, printed] = pick_class({"CheckoutFlow", "Browse", "Admin"}, "2\n");
+
+  ASSERT_TRUE(picked.ok());
+  EXPECT_EQ(*picked, "Browse");
+  EXPECT_EQ(printed, "shop.py has 3 scenarios; pick one to run:\n  1) CheckoutFlow\n  2) Browse\n  3) Admin\n"
+                     "Number [1]: ");
+}
+
+TEST(ScenarioClassPicker, ABadAnswerSaysToPassScenario) {
+  auto [picked, printed] = pick_class({"CheckoutFlow", "Browse"}, "x\n");
+
+  ASSERT_FALSE(picked.ok());
+  EXPECT_EQ(picked.error().message, "not a choice: 'x'");
+  EXPECT_EQ(picked.error().hint, "type a number from 1 to 2, or pass it instead: --scenario NAME (e.g. --scenario "
+                                 "CheckoutFlow)");
+}

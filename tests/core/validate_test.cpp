@@ -48,8 +48,76 @@ TEST(Validate, ListsEveryProblemAtOnce) {
   EXPECT_TRUE(has(problems, "target_url must start with http:// or https://, got 'localhost:8000'"));
   EXPECT_TRUE(has(problems, "ramp_up (1m30s) exceeds duration (30s)"));
   EXPECT_TRUE(has(problems, "task 'browse': weight must be > 0, got 0"));
-  EXPECT_TRUE(has(problems, "task 'browse': unknown method 'FETCH' (use GET, POST, PUT, PATCH or DELETE)"));
+  EXPECT_TRUE(has(problems, "task 'browse': unknown method 'FETCH' (use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS)"));
   EXPECT_EQ(problems.size(), 5u);
+}
+
+TEST(Validate, AcceptsHeadAndOptions) {
+  Plan p = valid_plan();
+  p.tasks[0].method = "HEAD";
+  p.tasks[0].requests = {{"HEAD", "/a", {}, ""}, {"OPTIONS", "/b", {}, ""}};
+
+  EXPECT_TRUE(lp::core::validate(p).empty());
+}
+
+TEST(Validate, MethodsAreCaseSensitive) {
+  Plan p = valid_plan();
+  p.tasks[0].method = "get";
+
+  EXPECT_TRUE(has(lp::core::validate(p),
+                  "task 'browse': unknown method 'get' (use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS)"));
+}
+
+TEST(Validate, RefusesHeaderValuesWithCrOrLfNamingTaskAndHeader) {
+  Plan p = valid_plan();
+  p.tasks[0].headers = {{"X-Trace", "abc\r\nX-Injected: 1"}, {"X-Fine", "ok"}};
+  Task chained;
+  chained.name = "checkout";
+  chained.url = "/a";
+  chained.requests = {{"GET", "/a", {}, ""}, {"POST", "/b", {{"Authorization", "Bearer t\n"}}, ""}};
+  p.tasks.push_back(chained);
+
+  auto problems = lp::core::validate(p);
+
+  EXPECT_TRUE(has(problems, "task 'browse': header 'X-Trace' has a CR, LF or NUL in its value "
+                            "(a header value is one line: remove the line break)"));
+  EXPECT_TRUE(has(problems, "task 'checkout' call 2: header 'Authorization' has a CR, LF or NUL in its value "
+                            "(a header value is one line: remove the line break)"));
+  EXPECT_EQ(problems.size(), 2u);
+}
+
+TEST(Validate, RefusesBadHeadersOfVirtualUsers) {
+  Plan p = valid_plan();
+  lp::core::VUserConfig vu;
+  vu.task_headers["browse"] = {{"Authorization", "Bearer x\r\n\r\nGET /admin HTTP/1.1"}};
+  p.vuser_configs.push_back(vu);
+
+  auto problems = lp::core::validate(p);
+
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0], "vuser_configs[0] task 'browse': header 'Authorization' has a CR, LF or NUL in its value "
+                         "(a header value is one line: remove the line break)");
+  EXPECT_EQ(problems[0].find("Bearer"), std::string::npos);  // a credential is never echoed
+}
+
+TEST(Validate, RefusesHeaderNamesThatAreNotTokens) {
+  Plan p = valid_plan();
+  p.tasks[0].headers = {{"X-A\r\nX-B", "v"}, {"Bad Name", "v"}, {"", "v"}, {"X:Y", "v"}};
+
+  auto problems = lp::core::validate(p);
+
+  const std::string rule = "' is not a token (use letters, digits and !#$%&'*+-.^_`|~; no spaces, colons or line breaks)";
+  EXPECT_TRUE(has(problems, "task 'browse': header name 'X-A\\r\\nX-B" + rule));
+  EXPECT_TRUE(has(problems, "task 'browse': header name 'Bad Name" + rule));
+  EXPECT_TRUE(has(problems, "task 'browse': a header has an empty name"));
+  EXPECT_TRUE(has(problems, "task 'browse': header name 'X:Y" + rule));
+  EXPECT_EQ(problems.size(), 4u);
+}
+
+TEST(HeaderProblem, AcceptsOrdinaryHeaders) {
+  EXPECT_EQ(lp::core::header_problem("Content-Type", "application/json; charset=utf-8"), "");
+  EXPECT_EQ(lp::core::header_problem("X-Tab", "a\tb"), "");
+  EXPECT_EQ(lp::core::header_problem("X-Empty", ""), "");
 }
 
 TEST(Validate, RequiresAtLeastOneTask) {

@@ -76,3 +76,43 @@ def test_with_no_scenario_anywhere_it_says_so(tmp_path):
 
     assert out.returncode == 2
     assert "none found in . or ./scenarios" in out.stderr
+
+
+def test_on_a_terminal_the_user_picks_one_of_several_scenarios_in_a_file(tmp_path):
+    path = tmp_path / "shop.py"
+    path.write_text(SCENARIO.format(name="Alpha") + SCENARIO.format(name="Beta").split("\n", 1)[1]
+                    + SCENARIO.format(name="Gamma").split("\n", 1)[1])
+    primary, secondary = os.openpty()
+    proc = subprocess.Popen([str(binary("loadpilot")), "run", str(path), "--dry-run"], cwd=tmp_path,
+                            stdin=secondary, stdout=secondary, stderr=subprocess.PIPE, env={**os.environ, "TERM": "xterm"})
+    os.close(secondary)
+
+    shown = read_until(primary, b"Number [1]: ")
+    os.write(primary, b"3\n")
+    rest = read_until(primary, b'"vuser_configs"')
+    proc.wait(timeout=20)
+    os.close(primary)
+
+    assert b"shop.py has 3 scenarios; pick one to run:" in shown
+    assert b"1) Alpha" in shown and b"2) Beta" in shown and b"3) Gamma" in shown
+    assert b'"name": "Gamma"' in rest
+    assert proc.returncode == 0, proc.stderr.read()
+
+
+def test_a_bad_pick_of_a_scenario_names_it_and_what_to_pass(tmp_path):
+    path = tmp_path / "shop.py"
+    path.write_text(SCENARIO.format(name="Alpha") + SCENARIO.format(name="Beta").split("\n", 1)[1])
+    primary, secondary = os.openpty()
+    proc = subprocess.Popen([str(binary("loadpilot")), "run", str(path), "--dry-run"], cwd=tmp_path,
+                            stdin=secondary, stdout=secondary, stderr=subprocess.PIPE, env={**os.environ, "TERM": "xterm"})
+    os.close(secondary)
+
+    read_until(primary, b"Number [1]: ")
+    os.write(primary, b"9\n")
+    proc.wait(timeout=20)
+    os.close(primary)
+
+    err = proc.stderr.read().decode()
+    assert proc.returncode == 2
+    assert "not a choice: '9'" in err
+    assert "--scenario NAME (e.g. --scenario Alpha)" in err

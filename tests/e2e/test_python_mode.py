@@ -414,3 +414,368 @@ def test_a_long_sleep_neither_delays_the_start_nor_holds_the_run_open(run):
     assert out.returncode == 0, out.stdout + out.stderr
     assert doc["requests_total"] == 5
     assert doc["duration_secs"] < 10
+
+
+# ---- the pool of virtual users
+
+def test_five_users_share_the_load_evenly_and_each_sends_its_own_token(run, target):
+    # Work goes to the user idle longest, so no user (and no token) takes more than its share.
+    out, doc = run("""from loadpilot import VUser, scenario, task
+
+@scenario(rps=50, duration="3s", ramp_up="0", mode="constant", vusers=5)
+class Tokens(VUser):
+    def on_start(self, client):
+        self.token = client.post("/auth/login", json={"user": "u"}).json()["access_token"]
+
+    @task
+    def home(self, client):
+        client.get("/health", headers={"Authorization": f"Bearer {self.token}"})
+""")
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    stats = target.stats()
+    tokens = stats["by_authorization"]
+    assert stats["by_path"]["/auth/login"] == len(tokens) == 5
+    total = sum(tokens.values())
+    assert total == stats["by_path"]["/health"] == doc["requests_total"] == 150
+    for token, count in tokens.items():
+        assert abs(count / total - 0.20) <= 0.03, tokens
+
+
+def test_the_default_pool_grows_when_every_user_is_busy_and_the_summary_says_so(run, target):
+    # 100 iterations/s of a 100 ms call keep about ten users busy; the pool starts at five.
+    out, doc = run("""from loadpilot import VUser, scenario, task
+
+@scenario(rps=100, duration="2s", ramp_up="0", mode="constant")
+class Busy(VUser):
+    def on_start(self, client):
+        self.token = client.post("/auth/login", json={}).json()["access_token"]
+
+    @task
+    def slow(self, client):
+        client.get("/delay/100", headers={"Authorization": self.token})
+""")
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    stats = target.stats()
+    logins = stats["by_path"]["/auth/login"]
+    assert logins > 5
+    assert f"grew the pool from 5 to {logins} virtual users: every user was busy" in out.stdout
+    assert len(stats["by_authorization"]) == logins  # every user took work
+    assert doc["requests_total"] == stats["by_route"]["/delay/{ms}"] == 200
+
+
+def test_a_pool_set_with_vusers_never_grows_and_says_when_it_was_all_busy(run, target):
+    out, doc = run(scenario("""
+    @task
+    def slow(self, client):
+        client.get("/delay/300")
+""", rps=20), "--vusers", "2")
+
+    stats = target.stats()
+    assert stats["by_path"]["/auth/login"] == 2
+    assert "virtual users: 2 (vusers, fixed), all busy at times" in out.stdout
+    assert doc["late"] > 0  # the wait for a free user shows
+
+
+def test_in_ramp_mode_the_users_start_one_after_another_over_the_ramp_up(run, target):
+    out, doc = run("""import time
+from loadpilot import VUser, scenario, task
+
+@scenario(rps=4, duration="2s", ramp_up="2s", mode="ramp", vusers=4)
+class Ramp(VUser):
+    def on_start(self, client):
+        token = client.post("/auth/login", json={}).json()["access_token"]
+        if token.startswith("tok-"):  # the real run, not the plan capture
+            print(f"on_start at {time.monotonic():.3f}", flush=True)
+
+    @task
+    def home(self, client):
+        client.get("/health")
+""")
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    starts = [float(t) for t in re.findall(r"^on_start at ([\d.]+)$", out.stdout, re.MULTILINE)]
+    assert len(starts) == 4 == target.stats()["by_path"]["/auth/login"]
+    assert starts[-1] - starts[0] >= 1.0  # due at 0, 0.5, 1 and 1.5 s; at once they would be ms apart
+
+
+# ---- latency in Python mode
+
+def test_time_a_task_spends_before_its_first_call_is_not_charged_to_the_server(run):
+    out, doc = run(scenario("""
+    @task
+    def think_then_call(self, client):
+        import time
+        time.sleep(0.2)
+        client.get("/health")
+""", rps=20, duration="2s"))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert doc["requests_total"] == 40 and doc["dropped"] == 0
+    assert doc["latency"]["p50_ms"] < 100  # /health answers in about a millisecond; the sleep is 200 ms
+
+
+def test_an_iteration_that_waits_for_a_free_user_carries_that_wait(run):
+    # One user, busy 100 ms per iteration, cannot start 20 a second: they queue for it.
+    out, doc = run(scenario("""
+    @task
+    def call_then_think(self, client):
+        client.get("/health")
+        import time
+        time.sleep(0.1)
+""", rps=20, duration="2s"), "--vusers", "1")
+
+    assert doc["late"] > 0
+    assert doc["latency"]["p50_ms"] >= 100  # the wait for the one user; /health itself takes about a ms
+
+
+# ---- blocking primitives in scenario code
+
+def test_queue_event_semaphore_and_condition_wait_without_blocking_the_other_users(run, target):
+    # Consumers wait on an Event and a Queue filled by producers, and at most two of them
+    # may be inside the Semaphore at once. If a wait blocked the thread, the producers
+    # could never run and the run would stall; a Semaphore that let more in would show.
+    out, doc = run("""import queue
+import threading
+from loadpilot import VUser, scenario, task
+
+@scenario(rps=40, duration="2s", ramp_up="0", mode="constant", vusers=10)
+class Shared(VUser):
+    jobs = queue.Queue()
+    first_job = threading.Event()
+    gate = threading.Semaphore(2)
+    bounded = threading.BoundedSemaphore(1)
+    changed = threading.Condition()
+    inside = most_inside = 0
+
+    def on_start(self, client):
+        client.post("/auth/login", json={})
+
+    @task
+    def produce(self, client):
+        client.get("/health")
+        Shared.jobs.put("/delay/100")
+        Shared.first_job.set()
+        with Shared.changed:
+            Shared.changed.notify_all()
+
+    @task
+    def consume(self, client):
+        Shared.first_job.wait()
+        path = Shared.jobs.get(timeout=10)
+        with Shared.gate:
+            Shared.inside += 1
+            Shared.most_inside = max(Shared.most_inside, Shared.inside)
+            client.get(path)
+            Shared.inside -= 1
+        with Shared.changed:
+            Shared.changed.wait(timeout=0.01)
+        with Shared.bounded:
+            client.get("/status/201")
+
+    def on_stop(self, client):
+        client.get(f"/status/{200 + Shared.most_inside}")
+""")
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    by_path = target.stats()["by_path"]
+    assert by_path["/health"] == by_path["/delay/100"] == by_path["/status/201"] == 40
+    assert doc["errors_total"] == 0, doc["check_failures"]
+    assert by_path["/status/202"] == by_path["/auth/login"]  # every on_stop saw at most two inside
+
+
+def test_calling_the_client_from_a_thread_the_scenario_started_is_a_clear_error(run, target):
+    out, doc = run(scenario("""
+    @task
+    def from_a_thread(self, client):
+        client.get("/health")
+        import threading
+        errors = []
+        def worker():
+            try:
+                client.get("/status/201")
+            except Exception as e:
+                errors.append(e)
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        raise errors[0]
+"""))
+
+    assert doc["requests_total"] == target.stats()["by_path"]["/health"] == 10 - doc["dropped"]
+    assert "/status/201" not in target.stats()["by_path"]
+    [failure] = doc["check_failures"]
+    assert failure["count"] == doc["requests_total"]
+    assert failure["message"].startswith("from_a_thread: RuntimeError: client.get() was called from a thread "
+                                         "the scenario started")
+    assert "Make the call in the task itself" in failure["message"]
+
+
+# ---- Ctrl+C whatever the scenario code is doing
+
+BLOCKING = {
+    # A busy loop and real blocking calls hold the thread: that user is interrupted.
+    "busy loop": ("while True:\n                pass", True),
+    "blocking lock": ("import _thread\n            lock = _thread.allocate_lock()\n"
+                      "            lock.acquire()\n            lock.acquire()", True),
+    "blocking recv": ("import socket\n            a, b = socket.socketpair()\n            a.recv(1)", True),
+    # Cooperative waits park only the user: it is woken at the stop and its on_stop runs.
+    "Event().wait()": ("import threading\n            threading.Event().wait()", False),
+    "Queue().get()": ("import queue\n            queue.Queue().get()", False),
+}
+
+
+@pytest.mark.parametrize("kind", BLOCKING, ids=list(BLOCKING))
+def test_ctrl_c_stops_the_run_whatever_the_scenario_code_is_doing(target, write_scenario, tmp_path, kind):
+    code, holds_the_thread = BLOCKING[kind]
+    path = write_scenario(f"""from loadpilot import VUser, scenario, task
+
+@scenario(rps=10, duration="60s", ramp_up="0", mode="constant", vusers=3)
+class Flow(VUser):
+    iterations = 0
+
+    def on_start(self, client):
+        client.post("/auth/login", json={{}})
+
+    @task
+    def work(self, client):
+        client.get("/health")
+        Flow.iterations += 1
+        if Flow.iterations == 5:
+            print("blocking now", flush=True)
+            {code}
+
+    def on_stop(self, client):
+        client.get("/status/299")
+""")
+    results = tmp_path / "results.json"
+    process = subprocess.Popen([str(binary("loadpilot")), "run", str(path), "--target", target.url,
+                                "--results-json", str(results)],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = ""
+    while "blocking now" not in seen:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen += line
+
+    process.send_signal(signal.SIGINT)
+    try:
+        rest, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail(f"loadpilot kept running 30 s after SIGINT with a user in {kind}")
+
+    assert "blocking now" in seen
+    assert process.returncode == 0, rest + err
+    assert "Summary · Flow" in rest
+    by_path = target.stats()["by_path"]
+    assert by_path["/auth/login"] == 3
+    doc = json.loads(results.read_text())
+    assert doc["requests_total"] == by_path["/health"] >= 5
+    if holds_the_thread:
+        assert by_path["/status/299"] == 2  # on_stop for the users that were not stuck
+        assert "note: virtual user" in err and "after the load ended" in err
+        assert "1 virtual user held the thread after the stop and was interrupted" in rest
+    else:
+        assert by_path["/status/299"] == 3
+        assert "held the thread" not in err + rest
+
+
+def test_ctrl_c_while_the_first_on_start_waits_stops_before_any_load(target, write_scenario):
+    path = write_scenario("""import threading
+from loadpilot import VUser, scenario, task
+
+@scenario(rps=10, duration="60s", ramp_up="0", mode="constant")
+class Waits(VUser):
+    def on_start(self, client):
+        token = client.post("/auth/login", json={}).json()["access_token"]
+        if token.startswith("tok-"):  # the real run, not the plan capture
+            print("waiting", flush=True)
+            threading.Event().wait()
+
+    @task
+    def home(self, client):
+        client.get("/health")
+""")
+    process = subprocess.Popen([str(binary("loadpilot")), "run", str(path), "--target", target.url],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first_line = process.stdout.readline()
+
+    process.send_signal(signal.SIGINT)
+    try:
+        rest, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail("loadpilot kept running 30 s after SIGINT")
+
+    assert first_line == "waiting\n"
+    assert process.returncode == 0, rest + err
+    assert "Summary · Waits" in rest
+    assert target.stats()["by_path"] == {"/auth/login": 1}
+
+
+def test_a_user_still_busy_when_the_load_ends_is_interrupted_and_the_run_ends(run, target):
+    out, doc = run(scenario("""
+    spun = False
+
+    @task
+    def spin(self, client):
+        client.get("/health")
+        if self.token.startswith("tok-") and not Flow.spun:  # the real run, not the capture
+            Flow.spun = True
+            while True:
+                pass
+""", rps=10, duration="1s"), "--vusers", "2")
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Summary · Flow" in out.stdout
+    assert "virtual user" in out.stderr and "held the thread in task 'spin'" in out.stderr
+    assert doc["requests_total"] >= 1
+
+
+# ---- what users reported
+
+def test_an_unresolvable_host_counts_connect_errors(loadpilot, write_scenario, tmp_path):
+    # Python mode (a check) against a host that does not resolve: every call fails at
+    # submit time. Needs the CallLoop fix (a synchronous failure freed the call before its
+    # id was read): until then this is a KeyError traceback and exit 2.
+    path = write_scenario("""from loadpilot import scenario, task
+
+@scenario(rps=10, duration="1s", ramp_up="0", mode="constant")
+class Unresolvable:
+    @task
+    def home(self, client):
+        client.get("/health")
+
+    def check_home(self, status_code, body):
+        assert status_code == 200
+""")
+    results = tmp_path / "results.json"
+
+    out = loadpilot("run", path, "--target", "http://no-such-host.invalid:8000", "--results-json", results)
+
+    assert "Traceback" not in out.stderr and "bug in LoadPilot" not in out.stderr, out.stderr
+    assert out.returncode == 0, out.stdout + out.stderr
+    doc = json.loads(results.read_text())
+    assert doc["requests_total"] == 10
+    assert doc["errors_total"] == doc["errors_by_kind"]["connect"] == 10
+
+
+def test_head_and_options_reach_the_target(run, target):
+    # HEAD gets no body; needs the engine side of HEAD (validation, no body awaited).
+    out, doc = run(scenario("""
+    @task
+    def peek(self, client):
+        response = client.head("/health")
+        assert response.status_code == 200 and response.text == "", response.text
+        assert client.options("/status/204").status_code == 204
+"""))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    by_method = target.stats()["by_method"]
+    assert by_method["HEAD"] == by_method["OPTIONS"] == 10
+    assert doc["errors_total"] == 0, doc["check_failures"]

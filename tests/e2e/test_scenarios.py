@@ -163,14 +163,163 @@ def test_unknown_scenario_lists_the_choices(loadpilot, write_scenario):
     path = write_scenario(STATIC + STATIC.replace("class Static", "class Other").split("\n", 2)[2])
 
     unknown = loadpilot("run", path, "--dry-run", "--scenario", "Nope")
-    several = loadpilot("run", path, "--dry-run")
     picked = loadpilot("run", path, "--dry-run", "--scenario", "Other")
 
     assert unknown.returncode == 2
     assert "no scenario named 'Nope'" in unknown.stderr and "Static, Other" in unknown.stderr
-    assert several.returncode == 2
-    assert "Static, Other" in several.stderr and "--scenario NAME" in several.stderr
     assert picked.returncode == 0 and json.loads(picked.stdout)["name"] == "Other"
+    assert "note: running" not in picked.stderr
+
+
+def test_several_scenarios_and_no_terminal_run_the_first_and_name_the_others(loadpilot, target, write_scenario):
+    path = write_scenario("""from loadpilot import scenario, task
+
+@scenario(rps=10, duration="1s", ramp_up="0", mode="constant")
+class CheckoutFlow:
+    @task
+    def checkout(self, client):
+        client.get("/status/201")
+
+@scenario(rps=10, duration="1s", ramp_up="0", mode="constant")
+class Browse:
+    @task
+    def browse(self, client):
+        client.get("/status/202")
+
+@scenario(rps=10, duration="1s", ramp_up="0", mode="constant")
+class Admin:
+    @task
+    def admin(self, client):
+        client.get("/status/203")
+""", name="x.py")
+
+    out = loadpilot("run", path, "--target", target.url)
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert ("note: running CheckoutFlow (first of 3 in x.py: CheckoutFlow, Browse, Admin); "
+            "pick another with --scenario NAME") in out.stderr
+    assert "Summary · CheckoutFlow" in out.stdout
+    assert target.stats()["by_path"] == {"/status/201": 10}
+
+
+def test_a_task_whose_calls_change_between_runs_runs_in_python_mode(loadpilot, target, write_scenario, tmp_path):
+    # A uuid (or a random id, a timestamp) in a call: replaying one recording would send
+    # the same value every time. The capture runs the task twice and notices.
+    path = write_scenario("""import uuid
+from loadpilot import scenario, task
+
+@scenario(rps=10, duration="1s", ramp_up="0", mode="constant")
+class Orders:
+    @task
+    def order(self, client):
+        client.post("/api/cart", json={"order": str(uuid.uuid4())},
+                    headers={"Authorization": f"Bearer {uuid.uuid4()}"})
+
+    @task
+    def home(self, client):
+        client.get("/health")
+""")
+    results = tmp_path / "r.json"
+
+    out = loadpilot("run", path, "--target", target.url, "--results-json", results)
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "note: task 'order' made different calls on two capture runs" in out.stderr
+    assert "runs in Python mode" in out.stderr and "'home'" not in out.stderr
+    doc = json.loads(results.read_text())
+    assert doc["mode"] == "python" and doc["errors_total"] == 0
+    stats = target.stats()
+    assert stats["by_path"]["/api/cart"] == 5
+    assert len(stats["by_authorization"]) == 5  # a new value on every iteration
+
+
+def test_a_task_that_makes_the_same_calls_every_time_stays_static(loadpilot, target, write_scenario, tmp_path):
+    path = write_scenario(STATIC)
+    results = tmp_path / "r.json"
+
+    out = loadpilot("run", path, "--target", target.url, "--results-json", results)
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(results.read_text())["mode"] == "static"
+    assert "note:" not in out.stderr
+
+
+def test_vusers_must_be_a_whole_number_and_is_listed_with_the_other_problems(loadpilot, write_scenario):
+    path = write_scenario("""from loadpilot import VUser, scenario, task
+
+@scenario(rps=0, duration="1s", ramp_up="0", vusers=0)
+class Pool(VUser):
+    def on_start(self, client):
+        pass
+
+    @task
+    def home(self, client):
+        client.get("/health")
+""")
+
+    out = loadpilot("run", path, "--dry-run", "--vusers", "2.5")
+
+    assert out.returncode == 2
+    assert "vusers must be a whole number >= 1 (or left unset to grow the pool on demand), got 0" in out.stderr
+    assert "--vusers must be a whole number >= 1, got '2.5'" in out.stderr
+    assert "rps must be > 0, got 0" in out.stderr
+
+
+def test_dry_run_shows_the_pool_of_virtual_users(loadpilot, write_scenario):
+    path = write_scenario("""from loadpilot import VUser, scenario, task
+
+@scenario(rps=3500, duration="1s", ramp_up="0")
+class Pool(VUser):
+    def on_start(self, client):
+        pass
+
+    @task
+    def home(self, client):
+        client.get("/health")
+""")
+
+    default = loadpilot("run", path, "--dry-run")
+    fixed = loadpilot("run", path, "--dry-run", "--vusers", "7")
+
+    assert default.returncode == 0 and fixed.returncode == 0, default.stderr + fixed.stderr
+    assert "vusers" not in json.loads(default.stdout)
+    assert ("note: Pool runs in Python mode with 35 virtual users to start (for 3500 rps), grown on demand "
+            "up to 1000 when every user is busy") in default.stderr
+    assert json.loads(fixed.stdout)["vusers"] == 7
+    assert "note: Pool runs in Python mode with 7 virtual users (vusers)" in fixed.stderr
+
+
+def test_vusers_in_a_static_scenario_is_said_to_have_no_effect(loadpilot, write_scenario):
+    path = write_scenario(STATIC)
+
+    out = loadpilot("run", path, "--dry-run", "--vusers", "3")
+
+    assert out.returncode == 0, out.stderr
+    assert "note: vusers (3) has no effect: Static runs in static mode" in out.stderr
+
+
+def test_head_and_options_are_recorded_and_sent_in_static_mode(loadpilot, target, write_scenario, tmp_path):
+    # Needs the engine side of HEAD (validation accepts HEAD and OPTIONS; no body awaited).
+    path = write_scenario("""from loadpilot import scenario, task
+
+@scenario(rps=10, duration="1s", ramp_up="0", mode="constant")
+class Peek:
+    @task
+    def peek(self, client):
+        client.head("/api/products")
+        client.options("/status/204", headers={"Origin": "https://shop.example"})
+""")
+    results = tmp_path / "r.json"
+
+    plan = dry_run_plan(loadpilot, path)
+    out = loadpilot("run", path, "--target", target.url, "--results-json", results)
+
+    assert [(r["method"], r["url"]) for r in plan["tasks"][0]["requests"]] == [
+        ("HEAD", "/api/products"), ("OPTIONS", "/status/204")]
+    assert out.returncode == 0, out.stdout + out.stderr
+    by_method = target.stats()["by_method"]
+    assert by_method["HEAD"] == by_method["OPTIONS"] == 10
+    assert json.loads(results.read_text())["errors_total"] == 0
 
 
 def test_dry_run_prints_the_plan_and_sends_nothing(loadpilot, target, write_scenario):

@@ -26,13 +26,16 @@ const std::vector<std::string> kSeeds = {
     "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
     "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\nabcHTTP/1.0 404 Nope\n\nbody",
     "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nTransfer-Encoding: gzip,\r\n\tchunked\r\n\r\n"
+    "5 ; a = \"q\\\"x\" ;b\r\nhello\r\n0\r\n\r\n",
+    "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx",
 };
 
 // Fragments that steer mutations toward the parser's decision points.
 const std::vector<std::string> kTokens = {
     "\r\n", "\n", "\r", ":", " ", ";", ",", "0", "ff", "ffffffffffffffffff", "chunked", "close",
     "Content-Length: ", "Transfer-Encoding: chunked\r\n", "Connection: close\r\n", "HTTP/1.1 ", "100",
-    "18446744073709551616", "\r\n\r\n", std::string(1, '\0'),
+    "18446744073709551616", "\r\n\r\n", std::string(1, '\0'), "\r\n ", "\r\n\t", "\"", "\\", "=",
 };
 
 // Everything a caller can observe about one response.

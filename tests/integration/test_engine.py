@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -228,3 +230,169 @@ def test_the_engine_rides_out_a_target_crash_and_restart(target_factory):
     assert final["requests_total"] == 600            # the rate was held through the outage
     assert final["errors_by_kind"]["connect"] > 0    # the outage is counted, by kind
     assert final["errors_total"] == snaps[-2]["errors_total"]  # recovered: no new errors in the last second
+
+
+class RawServer:
+    """A bare HTTP server on a free loopback port, one thread per connection, for
+    behaviours loadpilot-target and nginx do not have. `reply(conn, index, length)`
+    is called with the request head read (the body, `length` bytes, still unread);
+    `index` counts requests on the connection from 0. It returns True to read the
+    next request on the connection, False to close it. Counts the requests it read."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.requests = 0
+        self._lock = threading.Lock()
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(128)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def stop(self):
+        self._sock.close()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, sock):
+        with sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = RawConnection(sock)
+            index = 0
+            while True:
+                while b"\r\n\r\n" not in conn.buffered:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    conn.buffered += data
+                head, _, conn.buffered = conn.buffered.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                with self._lock:
+                    self.requests += 1
+                if not self.reply(conn, index, length):
+                    return
+                index += 1
+
+
+class RawConnection:
+    """A server-side socket and the bytes read from it that were not consumed yet."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buffered = b""
+
+    def recv(self, n):
+        return self.sock.recv(n)
+
+    def sendall(self, data):
+        self.sock.sendall(data)
+
+
+def read_body(conn, length):
+    while len(conn.buffered) < length:
+        data = conn.recv(65536)
+        if not data:
+            break
+        conn.buffered += data
+    conn.buffered = conn.buffered[length:]
+
+
+def close_after(conn, data):
+    """Writes `data` with the FIN in the same segment, then waits for the client to close."""
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    conn.sendall(data)
+    conn.sock.shutdown(socket.SHUT_WR)
+    while conn.recv(65536):
+        pass
+
+
+@pytest.fixture
+def raw_server():
+    servers = []
+
+    def start(reply):
+        servers.append(RawServer(reply))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
+def test_a_body_delimited_by_the_close_completes_when_the_fin_comes_with_it(raw_server):
+    def http10(conn, index, length):
+        read_body(conn, length)
+        close_after(conn, b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nno length, the close ends me")
+        return False
+
+    server = raw_server(http10)
+    timeout_ms = 10_000
+
+    result = run_plan(plan(server.url, [{"name": "old", "url": "/"}], rps=25, duration=2, timeout_ms=timeout_ms))
+
+    final = result.final
+    assert result.returncode == 0, result.stderr
+    assert final["requests_total"] == server.requests == 50
+    assert final["errors_total"] == 0, final["errors_by_kind"]
+    assert final["latency"]["max_ms"] < timeout_ms / 2  # none of them waited for the timeout
+
+
+def test_an_early_413_to_a_large_post_is_counted_as_http_4xx_not_reset(raw_server):
+    def too_large(conn, index, length):
+        # Answers from the head alone and closes with the body unread: the kernel resets.
+        conn.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        return False
+
+    server = raw_server(too_large)
+    upload = {"name": "upload", "method": "POST", "url": "/upload", "body_template": "x" * (16 << 20)}
+
+    result = run_plan(plan(server.url, [upload], rps=5, duration=2))
+
+    kinds = result.final["errors_by_kind"]
+    assert result.returncode == 0, result.stderr
+    assert result.final["requests_total"] == server.requests == 10
+    assert kinds["http_4xx"] == 10, kinds
+    assert kinds["reset"] == 0
+
+
+def test_a_post_on_a_kept_alive_connection_the_server_closes_is_never_resent(raw_server):
+    def closes_second(conn, index, length):
+        read_body(conn, length)
+        if index == 0:
+            conn.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+            return True
+        return False  # read it, then close without answering: the client cannot know if it ran
+
+    server = raw_server(closes_second)
+    order = {"name": "order", "method": "POST", "url": "/orders", "body_template": "{\"item\": 1}"}
+
+    result = run_plan(plan(server.url, [order], rps=20, duration=2, threads=1, max_connections=1))
+
+    final = result.final
+    assert result.returncode == 0, result.stderr
+    assert server.requests == final["requests_total"] == 40  # each POST reached the server once
+    assert final["errors_by_kind"]["reset"] == final["errors_total"] == 20
+
+
+def test_head_requests_end_at_the_response_head_and_keep_the_connection(target_server):
+    tasks = [{"name": "peek", "method": "HEAD", "url": "/api/products"}]
+
+    # One connection: a HEAD that waited for the body its Content-Length announces would
+    # time out, and one that read the next response as its body would put it out of step.
+    result = run_plan(plan(target_server.url, tasks, rps=20, duration=1, threads=1, max_connections=1,
+                           timeout_ms=2000))
+
+    stats = get_json(target_server.url + "/__stats")
+    assert result.returncode == 0, result.stderr
+    assert result.final["requests_total"] == stats["by_method"]["HEAD"] == 20
+    assert result.final["errors_total"] == 0, result.final["errors_by_kind"]

@@ -184,3 +184,110 @@ def test_load_file_returns_the_traceback_with_file_and_line(tmp_path):
     assert f'File "{path}", line 2' in error
     assert error.endswith("NameError: name 'undefined_name' is not defined")
     assert "_capture.py" not in error
+
+
+def test_a_task_whose_calls_differ_between_two_runs_needs_python_mode(capsys):
+    import itertools
+
+    ids = itertools.count(1)
+
+    @scenario()
+    class Flow:
+        @task
+        def same(self, client):
+            client.get("/api/products")
+
+        @task
+        def counted(self, client):
+            client.get(f"/api/products/{next(ids)}")
+
+    calls = calls_of(Flow)
+
+    assert capture.NEEDS_PYTHON_MODE is True
+    assert calls["counted"][0]["url"] == "/api/products/1"  # the plan keeps the first run
+    note = capsys.readouterr().err
+    assert "task 'counted' made different calls on two capture runs (url '/api/products/1', then " \
+           "'/api/products/2')" in note
+    assert "'same'" not in note
+
+
+def test_a_task_that_repeats_its_calls_keeps_the_static_plan(capsys):
+    @scenario()
+    class Flow:
+        @task
+        def same(self, client):
+            client.post("/api/cart", json={"id": 1}, headers={"X": "1"})
+
+    calls_of(Flow)
+
+    assert capture.NEEDS_PYTHON_MODE is False
+    assert capsys.readouterr().err == ""
+
+
+def test_the_second_capture_run_names_a_header_or_body_that_changed(capsys):
+    import itertools
+
+    ids = itertools.count(1)
+
+    @scenario()
+    class Flow:
+        @task
+        def header(self, client):
+            client.get("/a", headers={"X-Request-Id": str(next(ids))})
+
+    calls_of(Flow)
+
+    assert "header X-Request-Id: '1', then X-Request-Id: '2'" in capsys.readouterr().err
+
+
+def test_a_scenario_that_runs_in_python_mode_anyway_is_captured_once():
+    runs = []
+
+    @scenario()
+    class Flow(VUser):
+        def on_start(self, client):
+            pass
+
+        @task
+        def counted(self, client):
+            runs.append(1)
+            client.get(f"/a/{len(runs)}")
+
+    calls_of(Flow)
+
+    assert len(runs) == 1
+
+
+def test_head_and_options_are_recorded_and_head_gets_no_body():
+    seen = []
+
+    @scenario()
+    class Flow:
+        @task
+        def peek(self, client):
+            seen.append(client.head("/api/products", params={"q": 1}).text)
+            client.options("/api/cart", headers={"Origin": "https://shop.example"})
+
+    calls = calls_of(Flow)["peek"]
+
+    assert [(c["method"], c["url"], c["body"]) for c in calls] == [
+        ("HEAD", "/api/products?q=1", b""), ("OPTIONS", "/api/cart", b"")]
+    assert calls[1]["headers"] == [["Origin", "https://shop.example"]]
+    assert seen[0] == ""
+
+
+def test_describe_reports_vusers_as_written():
+    @scenario(vusers=7)
+    class Fixed:
+        @task
+        def a(self, client):
+            client.get("/a")
+
+    @scenario()
+    class Grows:
+        @task
+        def a(self, client):
+            client.get("/a")
+
+    assert capture.describe(Fixed)["vusers"] == 7
+    assert capture.describe(Grows)["vusers"] is None

@@ -14,12 +14,12 @@ def test_scenario_defaults_match_the_spec():
     settings = ScenarioSettings.of(Plain)
 
     assert (settings.rps, settings.duration, settings.ramp_up, settings.mode, settings.steps,
-            settings.thresholds) == (10, "1m", "10s", "ramp", 5, {})
+            settings.thresholds, settings.vusers) == (10, "1m", "10s", "ramp", 5, {}, None)
 
 
 def test_scenario_keeps_its_settings_as_written():
     @scenario(rps=0.5, duration="2m30s", ramp_up="500ms", mode="step", steps=4,
-              thresholds={"p99_ms": 500, "error_rate": 1.0})
+              thresholds={"p99_ms": 500, "error_rate": 1.0}, vusers=12)
     class Stepped(VUser):
         pass
 
@@ -29,6 +29,7 @@ def test_scenario_keeps_its_settings_as_written():
     assert settings.duration == "2m30s" and settings.ramp_up == "500ms"
     assert settings.mode == "step" and settings.steps == 4
     assert settings.thresholds == {"p99_ms": 500, "error_rate": 1.0}
+    assert settings.vusers == 12
 
 
 def test_scenario_registers_the_class_and_returns_it_unchanged():
@@ -162,10 +163,14 @@ def test_verbs_and_batch_go_through_request():
     spy.put("/c", data="raw")
     spy.patch("/d", headers={"H": "v"})
     spy.delete("/e")
+    spy.head("/h", params={"q": 2})
+    spy.options("/o", headers={"Origin": "x"})
     responses = spy.batch([{"path": "/f"}, {"method": "POST", "path": "/g", "json": [1]}])
 
     assert [s[:2] for s in spy.seen] == [("GET", "/a"), ("POST", "/b"), ("PUT", "/c"), ("PATCH", "/d"),
-                                         ("DELETE", "/e"), ("GET", "/f"), ("POST", "/g")]
+                                         ("DELETE", "/e"), ("HEAD", "/h"), ("OPTIONS", "/o"), ("GET", "/f"),
+                                         ("POST", "/g")]
+    assert spy.seen[5][5] == {"q": 2} and spy.seen[6][2] == {"Origin": "x"}
     assert spy.seen[0][5] == {"q": 1} and spy.seen[1][3] == {"x": 1} and spy.seen[2][4] == "raw"
     assert [r.url for r in responses] == ["/f", "/g"]
 

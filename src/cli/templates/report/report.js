@@ -424,6 +424,11 @@
     row('started', fmtWhen(data.started_at) + (data.started_at_iso ? ' (' + data.started_at_iso + ')' : ''));
     row('duration', fmtDuration(data.duration_secs) + ' (load ' + fmtDuration(data.load_secs) + ')' + (data.stopped ? ', stopped early' : ''));
     row('agents', (data.agents || []).length ? String(data.agents.length) : 'none (this machine)');
+    if (data.vusers) {
+      var v = data.vusers;
+      row('virtual users', fmtCount(v.started) + (v.fixed ? ' (fixed)' : v.started > v.size ? ' (grew from ' + fmtCount(v.size) + ', cap ' + fmtCount(v.cap) + ')' : '') +
+        (v.saturated ? ' · all busy at times' : ''));
+    }
     var lp = data.loadpilot || {};
     row('LoadPilot', (lp.version || '?') + ' · ' + (lp.commit || '?') + ' · ' + (lp.build_type || '?'));
     var card = h('header', { cls: 'card' }, h('h1', { text: data.scenario || 'LoadPilot run' }),
