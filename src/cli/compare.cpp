@@ -42,6 +42,18 @@ const Json* at(const Json& doc, const char* path) {
   return node;
 }
 
+// Readers that never throw: a key of the wrong type (a damaged or hand-edited file)
+// reads as the fallback, where nlohmann's value() would throw.
+double number_of(const Json& object, const char* key, double fallback = 0.0) {
+  const Json* v = at(object, key);
+  return v != nullptr && v->is_number() ? v->get<double>() : fallback;
+}
+
+std::string string_of(const Json& object, const char* key, const std::string& fallback = {}) {
+  const Json* v = at(object, key);
+  return v != nullptr && v->is_string() ? v->get<std::string>() : fallback;
+}
+
 std::string text_at(const Json& doc, const char* key) {
   const Json* v = at(doc, key);
   return v != nullptr && v->is_string() ? v->get<std::string>() : std::string();
@@ -68,22 +80,22 @@ void read_spreads(const Json& doc, CompareFigures& f) {
   for (const Json& entry : *timeline) {
     // Only intervals wholly inside the steady phase: the one that ends its first
     // snapshot began while the rate was still changing.
-    const bool steady = entry.is_object() && entry.value("phase", "") == "steady";
+    const bool steady = entry.is_object() && string_of(entry, "phase") == "steady";
     const bool inside = steady && previous_steady;
     previous_steady = steady;
     if (!inside) continue;
     const Json* interval = at(entry, "interval");
     if (interval == nullptr || !interval->is_object()) continue;
-    const double secs = interval->value("secs", 0.0);
+    const double secs = number_of(*interval, "secs");
     if (!(secs > 0)) continue;
-    rps.push_back(interval->value("rps", 0.0));
-    const double requests = interval->value("requests", 0.0);
-    if (requests > 0) errors.push_back(100.0 * interval->value("errors", 0.0) / requests);
+    rps.push_back(number_of(*interval, "rps"));
+    const double requests = number_of(*interval, "requests");
+    if (requests > 0) errors.push_back(100.0 * number_of(*interval, "errors") / requests);
     const Json* latency = at(*interval, "latency");
-    if (latency != nullptr && latency->is_object() && latency->value("count", 0.0) > 0) {
-      p50.push_back(latency->value("p50_ms", 0.0));
-      p95.push_back(latency->value("p95_ms", 0.0));
-      p99.push_back(latency->value("p99_ms", 0.0));
+    if (latency != nullptr && latency->is_object() && number_of(*latency, "count") > 0) {
+      p50.push_back(number_of(*latency, "p50_ms"));
+      p95.push_back(number_of(*latency, "p95_ms"));
+      p99.push_back(number_of(*latency, "p99_ms"));
     }
   }
   f.steady_intervals = rps.size();
@@ -98,10 +110,10 @@ std::string profile_of(const Json& doc) {
   const Json* plan = at(doc, "plan");
   if (plan == nullptr || !plan->is_object()) return {};
   std::ostringstream out;
-  out << plan->value("mode", std::string("?")) << " " << plan->value("rps", 0.0) << " rps "
-      << core::format_duration(plan->value("duration_secs", 0.0));
-  if (plan->value("ramp_up_secs", 0.0) > 0) out << " after a " << core::format_duration(plan->value("ramp_up_secs", 0.0)) << " ramp";
-  if (plan->value("steps", 0) > 0) out << " in " << plan->value("steps", 0) << " steps";
+  out << string_of(*plan, "mode", "?") << " " << number_of(*plan, "rps") << " rps "
+      << core::format_duration(number_of(*plan, "duration_secs"));
+  if (number_of(*plan, "ramp_up_secs") > 0) out << " after a " << core::format_duration(number_of(*plan, "ramp_up_secs")) << " ramp";
+  if (number_of(*plan, "steps") > 0) out << " in " << number_of(*plan, "steps") << " steps";
   return out.str();
 }
 

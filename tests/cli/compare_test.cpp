@@ -209,6 +209,20 @@ TEST(Compare, UnreadableOrWrongFilesExitTwoWithTheReason) {
   }
 }
 
+TEST(Compare, KeysOfTheWrongTypeReadAsMissingInsteadOfThrowing) {
+  Files files;
+  json doc = document(5, 4);
+  doc["timeline"][1]["phase"] = 5;
+  doc["timeline"][2]["interval"]["secs"] = "one";
+  doc["timeline"][3]["interval"]["latency"] = "fast";
+  doc["plan"]["mode"] = nullptr;
+
+  auto f = read_compare_figures(files.write("odd.json", doc.dump()));
+
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  EXPECT_DOUBLE_EQ(f->p99_ms, 5.0);
+}
+
 TEST(Compare, ABadThresholdIsAUsageError) {
   int code = -1;
 
