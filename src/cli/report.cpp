@@ -54,9 +54,10 @@ std::string scenario_of(const std::string& document) {
 std::string report_html(const std::string& results_document, const ReportOptions& options) {
   nlohmann::json opts = {{"ranges_ms", options.ranges_ms}};
   const std::string_view css = template_file("report/report.css");
+  const std::string_view charts = template_file("report/chart.js");
   const std::string_view js = template_file("report/report.js");
   std::string out;
-  out.reserve(results_document.size() + css.size() + js.size() + 1024);
+  out.reserve(results_document.size() + css.size() + charts.size() + js.size() + 1024);
   out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
          // The page may only use what it carries: nothing can be fetched, even by mistake.
@@ -71,6 +72,8 @@ std::string report_html(const std::string& results_document, const ReportOptions
   out += script_safe(results_document);
   out += "</script>\n<script type=\"application/json\" id=\"lp-options\">";
   out += script_safe(opts.dump());
+  out += "</script>\n<script>\n";
+  out.append(charts);
   out += "</script>\n<script>\n";
   out.append(js);
   out += "</script>\n</body>\n</html>\n";

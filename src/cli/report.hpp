@@ -1,11 +1,12 @@
 #pragma once
 // `--report PATH`: one self-contained HTML file drawn from the results document.
 //
-// The page carries the results JSON (docs/results.md) and an inline script that draws
-// every table and chart from it as SVG; the stylesheet is inline too. It fetches
-// nothing (no fonts, images, scripts or styles from anywhere), so it opens from disk
-// in any browser and shows the same run whether it came from a local run, agents or a
-// coordinator service: all it needs is the results document.
+// The page carries the results JSON (docs/results.md) and inline scripts
+// (templates/report/chart.js, report.js) that draw every table and chart from it as
+// SVG; the stylesheet is inline too. It fetches nothing (no fonts, images, scripts or
+// styles from anywhere), so it opens from disk in any browser and shows the same run
+// whether it came from a local run, agents or a coordinator service: all it needs is
+// the results document.
 
 #include <string>
 #include <vector>
