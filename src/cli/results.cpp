@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cmath>
@@ -277,17 +276,7 @@ std::string results_json(const ResultsInput& in) {
 
   Json failures = Json::array();
   for (const auto& [message, count] : in.check_failures) {
-    Json row = Json::object();
-    // Python mode writes "task: message"; task names are identifiers, so the first
-    // ": " ends the name when it is one of the plan's tasks.
-    const auto colon = message.find(": ");
-    const std::string task = colon == std::string::npos ? std::string() : message.substr(0, colon);
-    const bool known = !task.empty() && std::any_of(f.tasks.begin(), f.tasks.end(),
-                                                    [&](const auto& t) { return t.name == task; });
-    row["task"] = known ? Json(task) : Json();
-    row["message"] = known ? message.substr(colon + 2) : message;
-    row["count"] = count;
-    failures.push_back(std::move(row));
+    failures.push_back(Json{{"message", message}, {"count", count}});
   }
   j["check_failures"] = std::move(failures);
 

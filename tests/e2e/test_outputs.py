@@ -63,7 +63,8 @@ def test_results_document_has_metadata_histograms_and_interval_timeline(loadpilo
     assert doc["loadpilot"]["version"] and doc["loadpilot"]["commit"] and doc["loadpilot"]["compiler"]
     assert doc["command_line"][1:4] == ["run", str(path), "--target"] and "--rps" in doc["command_line"]
     assert doc["plan"] == {"mode": "constant", "rps": 50.0, "duration_secs": 3.0, "ramp_up_secs": 0.0,
-                           "steps": 0, "total_secs": 3.0}
+                           "steps": 0, "total_secs": 3.0, "vusers": 0}
+    assert doc["vusers"] is None  # static mode has no pool of virtual users
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", doc["started_at_iso"])
     assert doc["agents"] == []
     assert doc["requests_total"] == target.stats()["total"] == 150
