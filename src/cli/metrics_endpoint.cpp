@@ -1,5 +1,7 @@
 #include "cli/metrics_endpoint.hpp"
 
+#include <unistd.h>
+
 #include "service/metrics_server.hpp"
 
 namespace lp::cli {
@@ -22,8 +24,11 @@ Result<MetricsEndpoint> MetricsEndpoint::start(std::uint16_t port, bool chosen, 
                  server.error().message.c_str());
     return MetricsEndpoint(nullptr, std::move(info));
   }
-  std::fprintf(notes, "note: Prometheus metrics at http://localhost:%u/metrics while the test runs\n",
-               static_cast<unsigned>((*server)->port()));
+  // Said on a terminal only: CI logs and scripts reading stderr get no extra line.
+  if (::isatty(::fileno(notes)) != 0) {
+    std::fprintf(notes, "note: Prometheus metrics at http://localhost:%u/metrics while the test runs\n",
+                 static_cast<unsigned>((*server)->port()));
+  }
   return MetricsEndpoint(std::move(*server), std::move(info));
 }
 

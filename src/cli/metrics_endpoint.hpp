@@ -23,7 +23,8 @@ inline constexpr std::uint16_t kDefaultMetricsPort = 9090;
 class MetricsEndpoint {
  public:
   /// Serves GET /metrics on 0.0.0.0:`port` (every interface, so a Prometheus in a
-  /// container reaches it as host.docker.internal) and says where on `notes`.
+  /// container reaches it as host.docker.internal) and, when `notes` is a terminal, says
+  /// where.
   /// - port 0: serves nothing (not an error).
   /// - the port cannot be bound and the user chose it (`chosen`): the Error, so the run
   ///   refuses to start before any traffic.
