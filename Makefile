@@ -1,9 +1,17 @@
 # Thin wrapper: every target installs what it needs first (idempotent), then builds
-# into build/ with Ninja. Binaries land in build/bin/.
+# with Ninja into a directory of its own: build/ (binaries in build/bin/), build-asan/
+# and build-tsan/ (sanitizers), build-fuzz/ (clang, libFuzzer). A second run only
+# rebuilds what changed. docs/testing.md describes every kind of test.
 BUILD ?= build
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+FUZZ_BUILD ?= build-fuzz
 JOBS ?= $(shell nproc)
+# Seconds of fuzzing per target: `make fuzz`, and the smoke run in `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
 
-.PHONY: all deps build test test-deploy demo bench clean
+.PHONY: all deps build asan-build tsan-build fuzz-build test test-sanitize test-deploy fuzz demo bench clean
 
 all: build
 
@@ -13,11 +21,43 @@ deps:
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja
 
+$(ASAN_BUILD)/build.ninja:
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DLOADPILOT_SANITIZE=address,undefined
+
+$(TSAN_BUILD)/build.ninja:
+	cmake -S . -B $(TSAN_BUILD) -G Ninja -DLOADPILOT_SANITIZE=thread -DLOADPILOT_WITH_PYTHON=OFF
+
+$(FUZZ_BUILD)/build.ninja:
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DLOADPILOT_FUZZ=ON \
+	      -DLOADPILOT_WITH_PYTHON=OFF
+
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build
+asan-build: deps $(ASAN_BUILD)/build.ninja
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# Only what the TSan tests run (tests/CMakeLists.txt registers no others there).
+tsan-build: deps $(TSAN_BUILD)/build.ninja
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target engine_tests loadpilot-coordinator loadpilot-target
+
+fuzz-build: deps $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
+
+# Every test, then a few seconds of each fuzz target.
+test: build fuzz-build
 	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 600
+	cd $(FUZZ_BUILD) && FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) ctest --output-on-failure -j 2 --timeout 600
+
+# Unit, integration and black-box tests under ASan + UBSan; the engine under TSan.
+test-sanitize: asan-build tsan-build
+	./scripts/ctest-sanitized.sh $(ASAN_BUILD)
+	./scripts/ctest-sanitized.sh $(TSAN_BUILD)
+
+# Each fuzz target for FUZZ_SECONDS (make fuzz FUZZ_SECONDS=600).
+fuzz: fuzz-build
+	cd $(FUZZ_BUILD) && FUZZ_SECONDS=$(FUZZ_SECONDS) ctest --output-on-failure -j 2 \
+	  --timeout $$(( $(FUZZ_SECONDS) + 600 ))
 
 # The container images built and run for real (docker or podman, see docs/deploy.md).
 test-deploy: build
@@ -32,4 +72,4 @@ bench: build
 	@./bench/run.sh
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

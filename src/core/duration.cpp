@@ -44,6 +44,8 @@ std::optional<double> parse_duration(std::string_view text) {
     if (unit.empty() && (start != 0 || i != text.size())) return std::nullopt;
     total += value * *scale;
   }
+  // Every part is finite, but hours of 1e306 are not.
+  if (!std::isfinite(total)) return std::nullopt;
   return total;
 }
 
@@ -57,6 +59,13 @@ std::string format_duration(double secs) {
   if (std::fabs(secs - std::round(secs)) > 1e-9) {
     std::snprintf(buf, sizeof buf, "%.1fs", secs);
     return buf;
+  }
+  // Hours, minutes and seconds need the value in a long long. Beyond that (2^63 s) plain
+  // whole seconds, which parse back to the same double; DBL_MAX has 309 digits.
+  if (!(secs < 9.2e18)) {
+    char whole[400];
+    std::snprintf(whole, sizeof whole, "%.0fs", secs);
+    return whole;
   }
   auto s = static_cast<long long>(std::llround(secs));
   long long h = s / 3600, m = (s % 3600) / 60, r = s % 60;

@@ -195,12 +195,13 @@ json headers_json(const Headers& headers) {
 Result<Plan> parse_plan_json(std::string_view text) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
-    // Parse again with exceptions to get the position of the syntax error.
+    // Parse again with exceptions to get the position of the syntax error. A number
+    // out of a double's range is an out_of_range, not a parse_error: catch them all.
     std::string detail;
     try {
       json again = json::parse(text);
       (void)again;
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       detail = e.what();
     }
     return make_error(ErrorCode::Invalid, "plan is not valid JSON: " + detail,

@@ -10,6 +10,12 @@ namespace lp::core {
 
 namespace {
 
+// Each step is a segment of the profile, held in memory and walked for due times.
+constexpr std::uint32_t kMaxSteps = 1000;
+
+// Iteration k is due at Profile::time_of(k), k a double: exact only up to 2^53.
+constexpr double kMaxIterations = 9007199254740992.0;
+
 std::string num(double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%g", v);
@@ -91,19 +97,35 @@ std::string header_problem(std::string_view name, std::string_view value) {
 std::vector<std::string> validate(const Plan& plan) {
   std::vector<std::string> out;
   if (plan.name.empty()) out.push_back("name must not be empty");
-  if (!(plan.rps > 0) || !std::isfinite(plan.rps)) out.push_back("rps must be > 0, got " + num(plan.rps));
-  if (!(plan.duration_secs > 0) || !std::isfinite(plan.duration_secs)) {
+  // A value no run can have (inf, nan) gets its own words: "> 0, got infs" says nothing.
+  if (!std::isfinite(plan.rps)) out.push_back("rps must be a finite number > 0, got " + num(plan.rps));
+  else if (!(plan.rps > 0)) out.push_back("rps must be > 0, got " + num(plan.rps));
+  if (!std::isfinite(plan.duration_secs)) {
+    out.push_back("duration must be a finite number of seconds, got " + num(plan.duration_secs));
+  } else if (!(plan.duration_secs > 0)) {
     out.push_back("duration must be > 0, got " + num(plan.duration_secs) + "s");
   }
-  if (!(plan.ramp_up_secs >= 0) || !std::isfinite(plan.ramp_up_secs)) {
+  if (!std::isfinite(plan.ramp_up_secs)) {
+    out.push_back("ramp_up must be a finite number of seconds, got " + num(plan.ramp_up_secs));
+  } else if (!(plan.ramp_up_secs >= 0)) {
     out.push_back("ramp_up must be >= 0, got " + num(plan.ramp_up_secs) + "s");
   } else if (plan.mode == Mode::Ramp && plan.duration_secs > 0 &&
              plan.ramp_up_secs > plan.duration_secs) {
     out.push_back("ramp_up (" + format_duration(plan.ramp_up_secs) + ") exceeds duration (" +
                   format_duration(plan.duration_secs) + ")");
   }
+  const bool timing_valid = plan.rps > 0 && std::isfinite(plan.rps) && plan.duration_secs > 0 &&
+                            std::isfinite(plan.duration_secs) && plan.ramp_up_secs >= 0 &&
+                            std::isfinite(plan.ramp_up_secs);
+  // rps x the whole run bounds the number of iterations from above, whatever the mode.
+  if (timing_valid && plan.rps * total_secs(plan) > kMaxIterations) {
+    out.push_back("rps " + num(plan.rps) + " for " + format_duration(total_secs(plan)) +
+                  " is more than 2^53 iterations: lower rps or the duration");
+  }
   if (plan.mode == Mode::Step && plan.steps < 1) {
     out.push_back("steps must be >= 1, got " + std::to_string(plan.steps));
+  } else if (plan.mode == Mode::Step && plan.steps > kMaxSteps) {
+    out.push_back("steps must be <= " + std::to_string(kMaxSteps) + ", got " + std::to_string(plan.steps));
   }
   if (!is_http_url(plan.target_url)) {
     out.push_back("target_url must start with http:// or https://, got '" + plan.target_url + "'");

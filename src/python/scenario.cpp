@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 
 #include <pybind11/embed.h>
 
@@ -22,11 +23,45 @@ constexpr const char* kDurationHint = "(use e.g. \"90\", \"500ms\", \"30s\", \"2
 py::module_ capture_module() { return py::module_::import("loadpilot._capture"); }
 
 /// Python's repr() of a user value, for problem messages.
-std::string show(py::handle value) { return py::repr(value).cast<std::string>(); }
+std::string show(py::handle value) {
+  std::string text = py::repr(value).cast<std::string>();
+  constexpr std::size_t kShown = 40;  // a 400-digit int says nothing more than its start
+  if (text.size() > kShown) text = text.substr(0, kShown) + "… (" + std::to_string(text.size()) + " characters)";
+  return text;
+}
 
 bool is_number(py::handle value) {
   return (py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value)) &&
          !py::isinstance<py::bool_>(value);
+}
+
+/// A Python number as a double; nullopt when it is none or too large for one (an int
+/// such as 10**400, which would make pybind11's cast throw).
+std::optional<double> as_double(py::handle value) {
+  if (!is_number(value)) return std::nullopt;
+  double out = PyFloat_AsDouble(value.ptr());
+  if (out == -1.0 && PyErr_Occurred()) {
+    PyErr_Clear();
+    return std::nullopt;
+  }
+  return out;
+}
+
+/// A Python int (not a bool) as a long long; nullopt for anything else or out of range.
+std::optional<long long> as_whole(py::handle value) {
+  if (!py::isinstance<py::int_>(value) || py::isinstance<py::bool_>(value)) return std::nullopt;
+  int overflow = 0;
+  long long out = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+  if (overflow != 0 || (out == -1 && PyErr_Occurred())) {
+    PyErr_Clear();
+    return std::nullopt;
+  }
+  return out;
+}
+
+/// "must be a number" or, for a number no double holds, "is too large".
+std::string not_a_number(const std::string& what, py::handle value) {
+  return is_number(value) ? what + " is too large, got " + show(value) : what + " must be a number, got " + show(value);
 }
 
 std::string join(const std::vector<std::string>& items, const char* separator) {
@@ -47,7 +82,12 @@ Error internal_error(const py::error_already_set& e) {
 void read_seconds(py::handle value, const char* key, double& out, bool& ok,
                   std::vector<std::string>& problems) {
   if (is_number(value)) {
-    out = value.cast<double>();
+    if (auto secs = as_double(value)) {
+      out = *secs;
+    } else {
+      ok = false;
+      problems.push_back(std::string(key) + " is too large, got " + show(value));
+    }
     return;
   }
   if (py::isinstance<py::str>(value)) {
@@ -74,10 +114,10 @@ void read_thresholds(py::handle value, core::Thresholds& out, std::vector<std::s
     auto* slot = out.find(key);
     if (!slot) {
       problems.push_back("unknown threshold '" + key + "' (use " + std::string(core::kThresholdKeys) + ")");
-    } else if (!is_number(v)) {
-      problems.push_back("threshold " + key + " must be a number, got " + show(v));
+    } else if (auto limit = as_double(v)) {
+      *slot = *limit;
     } else {
-      *slot = v.cast<double>();
+      problems.push_back(not_a_number("threshold " + key, v));
     }
   }
 }
@@ -85,8 +125,8 @@ void read_thresholds(py::handle value, core::Thresholds& out, std::vector<std::s
 /// The scenario's @scenario settings into `plan`. Returns false when a duration could
 /// not be read, so comparisons between durations are not reported on made-up values.
 bool read_settings(py::dict d, core::Plan& plan, std::vector<std::string>& problems) {
-  if (is_number(d["rps"])) plan.rps = d["rps"].cast<double>();
-  else problems.push_back("rps must be a number, got " + show(d["rps"]));
+  if (auto rps = as_double(d["rps"])) plan.rps = *rps;
+  else problems.push_back(not_a_number("rps", d["rps"]));
 
   bool durations_ok = true;
   read_seconds(d["duration"], "duration", plan.duration_secs, durations_ok, problems);
@@ -99,18 +139,16 @@ bool read_settings(py::dict d, core::Plan& plan, std::vector<std::string>& probl
   else problems.push_back("mode must be one of ramp, constant, step, spike, got " + show(mode));
 
   py::handle steps = d["steps"];
-  if (py::isinstance<py::int_>(steps) && !py::isinstance<py::bool_>(steps) &&
-      steps.cast<long long>() >= 0 && steps.cast<long long>() <= std::numeric_limits<std::uint32_t>::max()) {
-    plan.steps = static_cast<std::uint32_t>(steps.cast<long long>());
+  if (auto n = as_whole(steps); n && *n >= 0 && *n <= std::numeric_limits<std::uint32_t>::max()) {
+    plan.steps = static_cast<std::uint32_t>(*n);
   } else {
     problems.push_back("steps must be a whole number >= 1, got " + show(steps));
   }
 
   py::handle vusers = d["vusers"];
   if (!vusers.is_none()) {
-    if (py::isinstance<py::int_>(vusers) && !py::isinstance<py::bool_>(vusers) && vusers.cast<long long>() >= 1 &&
-        vusers.cast<long long>() <= std::numeric_limits<std::uint32_t>::max()) {
-      plan.vusers = static_cast<std::uint32_t>(vusers.cast<long long>());
+    if (auto n = as_whole(vusers); n && *n >= 1 && *n <= std::numeric_limits<std::uint32_t>::max()) {
+      plan.vusers = static_cast<std::uint32_t>(*n);
     } else {
       problems.push_back("vusers must be a whole number >= 1 (or left unset to grow the pool on demand), got " +
                          show(vusers));
@@ -144,8 +182,8 @@ core::Task to_task(py::handle captured, std::vector<std::string>& problems) {
   core::Task t;
   t.name = captured["name"].cast<std::string>();
   py::handle weight = captured["weight"];
-  if (is_number(weight)) t.weight = weight.cast<double>();
-  else problems.push_back("task '" + t.name + "': weight must be a number, got " + show(weight));
+  if (auto w = as_double(weight)) t.weight = *w;
+  else problems.push_back(not_a_number("task '" + t.name + "': weight", weight));
 
   py::list calls = captured["calls"];
   if (calls.size() > 0) {

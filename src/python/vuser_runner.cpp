@@ -83,7 +83,10 @@ class Engine {
       r.headers.emplace_back(py::str(pair[0]).cast<std::string>(), py::str(pair[1]).cast<std::string>());
     }
     r.body = body.cast<std::string>();
-    r.timeout_ms = timeout_secs > 0 ? static_cast<std::uint32_t>(timeout_secs * 1000) : 0;
+    // 0 (or not a number): the plan's timeout_ms. A timeout past what a uint32 of ms holds
+    // (49 days) is that long; a positive one below 1 ms is 1 ms.
+    const double ms = timeout_secs * 1000;
+    r.timeout_ms = !(ms > 0) ? 0 : ms >= double(UINT32_MAX) ? UINT32_MAX : std::max<std::uint32_t>(1, static_cast<std::uint32_t>(ms));
     r.tag.task = task;
     r.tag.status_is_error = status_is_error;
     if (lateness_ns > 0) r.tag.intended = Clock::now() - nanoseconds(lateness_ns);
@@ -96,9 +99,15 @@ class Engine {
   void start_clock() {
     start_ = Clock::now();
     builder_.emplace(profile_, names_, start_);
-    pacer_.start_at(start_);
     interval_ = duration_cast<nanoseconds>(duration<double>(options_.interval_secs));
     next_tick_ = start_ + interval_;
+    if (stopped_) {
+      // Stopped before the clock: nothing was ever due, so nothing is dropped (the
+      // pacer is never started), and a hub that takes no turn from now on is stuck.
+      stuck_check_after_ns_.store(to_ns(start_), std::memory_order_relaxed);
+      return;
+    }
+    pacer_.start_at(start_);
     // Set here, not in step(): a hub held by scenario code takes no more turns. Past the
     // profile's end and the grace of users only asleep, a hub that takes no turn is stuck.
     stuck_check_after_ns_.store(to_ns(pacer_.end() + grace()), std::memory_order_relaxed);
@@ -121,7 +130,10 @@ class Engine {
       stopped_ = true;  // before the clock: the hub stops starting users
     }
     if (builder_) {
-      if (!stopped_ && options_.stop && options_.stop->load(std::memory_order_acquire)) {
+      // Once per run, whenever it comes: before the clock (then the run is empty), while
+      // sending, or during the drain at the profile's end (which it cuts to the grace).
+      if (!stop_seen_ && options_.stop && options_.stop->load(std::memory_order_acquire)) {
+        stop_seen_ = true;
         pacer_.close(now);  // due and never started: dropped
         finished_ = stopped_ = true;
         builder_->stopped_at(now);
@@ -291,6 +303,7 @@ class Engine {
   Clock::time_point drain_deadline_ = Clock::time_point::max(), nap_deadline_ = Clock::time_point::max();
   nanoseconds interval_{};
   bool finished_ = false, stopped_ = false, drain_seen_ = false;
+  bool stop_seen_ = false;  ///< the stop request was acted on (deadlines cut to the grace)
   std::map<std::string, std::uint64_t> failures_;
 };
 

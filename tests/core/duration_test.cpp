@@ -27,3 +27,20 @@ TEST(Duration, FormatsForHumans) {
   EXPECT_EQ(format_duration(0.5), "500ms");
   EXPECT_EQ(format_duration(3600), "1h");
 }
+
+TEST(Duration, FormatsDurationsTooLongForWholeSecondsAsSeconds) {
+  const double secs = *parse_duration("199999999999999999999h");  // 7.2e23 s, found by fuzz.duration
+
+  const std::string shown = format_duration(secs);
+
+  EXPECT_EQ(shown.find_first_not_of("0123456789"), shown.size() - 1) << shown;
+  EXPECT_EQ(shown.back(), 's') << shown;
+  EXPECT_EQ(parse_duration(shown), secs) << shown;
+}
+
+TEST(Duration, RejectsADurationTooLongForADouble) {
+  // Each part is finite (1e306) but hours of it are not; found by fuzz.duration.
+  const std::string text = "1" + std::string(306, '0') + "h";
+
+  EXPECT_FALSE(parse_duration(text).has_value()) << "parsed to " << *parse_duration(text);
+}

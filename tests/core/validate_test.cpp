@@ -183,3 +183,26 @@ TEST(PlanJson, AcceptsDurationStrings) {
   EXPECT_DOUBLE_EQ(r->duration_secs, 120);
   EXPECT_DOUBLE_EQ(r->ramp_up_secs, 0.5);
 }
+
+TEST(Validate, RejectsMoreStepsThanTheProfileHolds) {
+  // 4294967295 steps made the profile allocate a segment each: out of memory under ASan.
+  Plan p = valid_plan();
+  p.mode = lp::core::Mode::Step;
+  p.steps = 4'294'967'295;
+
+  auto problems = lp::core::validate(p);
+
+  EXPECT_TRUE(has(problems, "steps must be <= 1000, got 4294967295")) << ::testing::PrintToString(problems);
+}
+
+TEST(Validate, RejectsMoreIterationsThanTheScheduleCountsExactly) {
+  // rps 1e300 for 30 s overflowed the iteration count (UBSan: float-cast-overflow in
+  // engine::RateSchedule); iteration numbers are exact doubles only up to 2^53.
+  Plan p = valid_plan();
+  p.rps = 1e300;
+
+  auto problems = lp::core::validate(p);
+
+  ASSERT_EQ(problems.size(), 1u) << ::testing::PrintToString(problems);
+  EXPECT_EQ(problems[0], "rps 1e+300 for 35s is more than 2^53 iterations: lower rps or the duration");
+}

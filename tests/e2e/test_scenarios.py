@@ -575,3 +575,25 @@ class T:
     assert out.returncode == 2
     assert 'thresholds must be a dict such as {"p99_ms": 500}, got [1]' in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_numbers_no_double_holds_are_validation_problems_not_a_crash(loadpilot, write_scenario):
+    # Found by UBSan/pybind11: 10**400 made the cast throw and the CLI abort.
+    path = write_scenario("""
+from loadpilot import scenario, task
+
+@scenario(rps=10**400, duration=1e400, steps=10**30, thresholds={"p99_ms": 10**400})
+class Huge:
+    @task
+    def t(self, client):
+        client.get("/x")
+""")
+
+    out = loadpilot("run", path, "--dry-run")
+
+    assert out.returncode == 2, out.stderr
+    assert "rps is too large, got 1000000000000000000000000000000000000000… (401 characters)" in out.stderr
+    assert "threshold p99_ms is too large" in out.stderr
+    assert "steps must be a whole number >= 1, got 1000000000000000000000000000000" in out.stderr
+    assert "duration must be a finite number of seconds, got inf" in out.stderr
+    assert "Traceback" not in out.stderr and "bug in LoadPilot" not in out.stderr

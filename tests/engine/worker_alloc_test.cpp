@@ -94,7 +94,7 @@ TEST(Worker, SteadyStateDoesNotAllocate) {
   Measured run = run_counted(server);
 
   EXPECT_GT(run.warm_up.ours, 0u);  // the counter does see this thread: opening connections allocates
-  EXPECT_GE(run.steady.requests, 900u);
+  EXPECT_GE(run.steady.requests, 200u);  // ~1,000 on a quiet machine; a loaded one sends fewer
   EXPECT_EQ(run.steady.ours, 0u);
   EXPECT_EQ(run.steady.openssl, 0u);
 }
@@ -106,7 +106,7 @@ TEST(Worker, SteadyStateOverTlsKeepsItsRecordBuffers) {
   Measured run = run_counted(server);
 
   EXPECT_GT(run.warm_up.openssl_large, 0u);  // the handshake allocates, and the counter sees it
-  EXPECT_GE(run.steady.requests, 900u);
+  EXPECT_GE(run.steady.requests, 200u);  // ~1,000 on a quiet machine; a loaded one sends fewer
   EXPECT_EQ(server.connections(), 1);
   EXPECT_EQ(run.steady.ours, 0u);
   EXPECT_EQ(run.steady.openssl_large, 0u);  // no record buffer freed and allocated again
