@@ -23,6 +23,9 @@ TEST_PKGS=(
   openssl curl time procps        # throw-away certificates, probes, CPU accounting
   nats-server                     # a real NATS server: distributed tests run against it and the embedded broker
   iproute2                        # agents in network namespaces of their own (distributed tests)
+  chromium fonts-dejavu-core      # the HTML report opened headless: screenshots at 1280/390 px, no network
+  python3-pil                     # reading those screenshots' pixels
+  prometheus                      # promtool: the /metrics exposition and the Grafana queries checked
 )
 BENCH_PKGS=(
   wrk hey python3-locust util-linux   # peers and taskset
@@ -64,3 +67,11 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# The prometheus package is here for promtool only. On a machine with systemd it also
+# starts a Prometheus on :9090, the port `loadpilot run` serves its metrics on; one this
+# script just installed is stopped and disabled (one you had before is left alone).
+if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+  echo "install-deps: stopping the prometheus service the package started (only promtool is needed)"
+  $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi

@@ -11,13 +11,19 @@
 
 #include <unistd.h>
 
+#include "cli/build_info.hpp"
 #include "cli/dashboard.hpp"
+#include "cli/metrics_endpoint.hpp"
+#include "cli/outputs.hpp"
+#include "cli/overrides.hpp"
 #include "cli/results.hpp"
+#include "cli/steps.hpp"
 #include "cli/scenario_picker.hpp"
 #include "cli/summary.hpp"
 #include "cli/terminal.hpp"
 #include "cli/thresholds.hpp"
 #include "core/plan_json.hpp"
+#include "core/validate.hpp"
 #include "engine/runner.hpp"
 #include "metrics/thresholds.hpp"
 #include "python/scenario.hpp"
@@ -179,19 +185,37 @@ Result<python::ScenarioInfo> choose_scenario(python::ScenarioInfo scenario, cons
 ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& plan, const RunArgs& args) {
   std::vector<std::string> task_names;
   for (const auto& t : plan.tasks) task_names.push_back(t.name);
+  bool python_mode = python::needs_python_mode(scenario);
+
+  metrics::ExpositionInfo info{plan.name, plan.target_url, python_mode ? "python" : "static",
+                               core::to_string(plan.mode), build_info().version, 0};
+  auto endpoint = MetricsEndpoint::start(args.metrics_port, args.metrics_port_chosen, std::move(info), stderr);
+  if (!endpoint) {
+    print_error(endpoint.error());  // before any traffic
+    return ExitCode::Usage;
+  }
+  {
+    metrics::Snapshot empty = metrics::make_snapshot(metrics::RunStats(task_names.size()), task_names);
+    endpoint->publish(empty, metrics::RunStats(task_names.size()));
+  }
+
   Dashboard dashboard(stdout, stdout_is_terminal(), plan.name, core::total_secs(plan), task_names);
   std::vector<metrics::Snapshot> timeline;
+  StepTracker steps(plan);
 
   engine::RunOptions options;
   options.on_snapshot = [&](const metrics::Snapshot& s) {
     dashboard.update(s);
     timeline.push_back(s);
   };
+  options.on_stats = [&](const metrics::Snapshot& s, const metrics::RunStats& stats) {
+    steps.add(s, stats);
+    endpoint->publish(s, stats);
+  };
   options.stop = &g_stop;
   options.stop_now = &g_stop_now;
 
   double started_at = unix_now();
-  bool python_mode = python::needs_python_mode(scenario);
   std::optional<SetupStats> setup;
   std::optional<python::PoolReport> pool;
   std::vector<std::pair<std::string, std::uint64_t>> check_failures;
@@ -220,19 +244,31 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
   print_check_failures(check_failures);
   std::fflush(stdout);
 
-  ResultsInput input{plan.name, plan.target_url, plan.rps, plan.duration_secs, plan.mode, final,
-                     thresholds, setup, started_at, finished_at, std::move(timeline),
-                     std::move(check_failures), python_mode ? "python" : "static"};
-  bool written = true;
-  auto write = [&](const std::string& path) {
-    if (auto status = write_file_atomic(path, results_json(input)); !status) {
-      print_error(status.error());
-      written = false;
-    }
-  };
-  if (!args.results_json_path.empty()) write(args.results_json_path);
-  if (args.save_baseline) write(kBaselinePath);
-  if (!written) return ExitCode::Usage;
+  ResultsInput input;
+  input.scenario = plan.name;
+  input.target_url = plan.target_url;
+  input.plan = plan;
+  input.plan.tasks.clear();
+  input.final = final;
+  input.final_stats = result->stats;
+  input.thresholds = thresholds;
+  input.setup = setup;
+  input.started_at = started_at;
+  input.finished_at = finished_at;
+  input.timeline = std::move(timeline);
+  input.check_failures = std::move(check_failures);
+  input.mode = python_mode ? "python" : "static";
+  input.command_line = args.command_line;
+  input.steps = step_results(plan, steps.points(), final.stopped);
+  if (pool) input.vusers = VUsersRow{pool->size, pool->started, pool->cap, pool->fixed, pool->saturated};
+
+  OutputPaths paths;
+  paths.results_json = args.results_json_path;
+  paths.save_baseline = args.save_baseline;
+  paths.report = args.report_path;
+  paths.junit = args.junit_path;
+  if (!args.report_ranges.empty()) paths.report_options.ranges_ms = parse_report_ranges(args.report_ranges).value();
+  if (!write_outputs(input, paths, stdout, stderr)) return ExitCode::Usage;
   return metrics::all_passed(thresholds) ? ExitCode::Ok : ExitCode::ThresholdsFailed;
 }
 
@@ -262,6 +298,10 @@ ExitCode run_command(const RunArgs& args) {
   if (auto check = apply_threshold_overrides({}, args.threshold_overrides); !check) {
     problems = split_lines(check.error().message, "; ");
   }
+  if (!args.report_ranges.empty()) {
+    if (auto ranges = parse_report_ranges(args.report_ranges); !ranges) problems.push_back(ranges.error().message);
+  }
+  const SettingOverrides overrides = parse_setting_flags(args.settings, problems);
   std::optional<std::uint32_t> vusers;
   if (!args.vusers.empty()) vusers = parse_vusers(args.vusers, problems);
 
@@ -276,12 +316,24 @@ ExitCode run_command(const RunArgs& args) {
     auto listed = split_lines(plan.error().message, "\n");
     problems.insert(problems.begin(), listed.begin(), listed.end());
   }
+  std::vector<std::string> overridden;
+  if (plan && !overrides.empty()) {
+    // The scenario's plan passed validation; what fails now is the overrides'.
+    overridden = describe_overrides(overrides, *plan);
+    apply_overrides(overrides, *plan);
+    for (auto& problem : core::validate(*plan)) problems.push_back(std::move(problem));
+  }
   if (!problems.empty()) {
     print_problems("scenario " + scenario->name + " (" + file + ") is not valid:", problems);
     return ExitCode::Usage;
   }
   plan->thresholds = apply_threshold_overrides(plan->thresholds, args.threshold_overrides).value();
   if (vusers) plan->vusers = *vusers;
+  if (!overridden.empty()) {
+    std::string line;
+    for (const auto& o : overridden) line += (line.empty() ? "" : ", ") + o;
+    std::fprintf(stderr, "note: from the command line: %s\n", line.c_str());
+  }
 
   print_mode_note(*scenario, *plan, args.dry_run);
   if (args.dry_run) {

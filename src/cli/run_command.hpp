@@ -2,8 +2,11 @@
 // `loadpilot run`: load a scenario file, build and validate its plan, then either print
 // the plan (--dry-run) or run it here and report.
 
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include "cli/overrides.hpp"
 
 namespace lp::cli {
 
@@ -24,6 +27,13 @@ struct RunArgs {
   std::vector<std::string> threshold_overrides;      ///< --threshold KEY=VALUE, in order
   std::string results_json_path;                     ///< empty: not written
   bool save_baseline = false;
+  std::string report_path;                           ///< --report; empty: not written
+  std::string report_ranges;                         ///< --report-ranges as typed; empty: the default
+  std::string junit_path;                            ///< --junit; empty: not written
+  std::vector<std::string> command_line;             ///< argv as typed, for the results' metadata
+  SettingFlags settings;                             ///< --rps, --duration, --ramp-up, --mode, --steps as typed
+  std::uint16_t metrics_port = 9090;                 ///< --metrics-port; 0: no metrics
+  bool metrics_port_chosen = false;                  ///< given on the command line: a busy port is an error
 };
 
 /// Runs the command. The plan JSON (dry run), dashboard and summary go to stdout; errors,

@@ -26,6 +26,7 @@ RunResult drive(ControlledRun& run, const RunOptions& options) {
   auto emit = [&](const RunProgress& p, Clock::time_point now, SnapshotBuilder::Stage stage) {
     metrics::Snapshot snap = builder.build(p.stats, now, p.active_workers, stage);
     if (options.on_snapshot) options.on_snapshot(snap);
+    if (options.on_stats) options.on_stats(snap, p.stats);
   };
 
   RunResult result;
@@ -69,6 +70,7 @@ RunResult drive(ControlledRun& run, const RunOptions& options) {
   result.final_snapshot = builder.build(last.stats, Clock::now(), 0, SnapshotBuilder::Stage::Done);
   result.stats = std::move(last.stats);
   if (options.on_snapshot) options.on_snapshot(result.final_snapshot);
+  if (options.on_stats) options.on_stats(result.final_snapshot, result.stats);
   return result;
 }
 

@@ -17,6 +17,10 @@ struct RunOptions {
   /// Called on the calling thread once per interval, once when the drain starts (if
   /// anything is in flight then) and once at the end (phase "done").
   std::function<void(const metrics::Snapshot&)> on_snapshot;
+  /// Called right after each on_snapshot, on the same thread, with the cumulative stats
+  /// that snapshot was built from (histograms included): for figures a snapshot cannot
+  /// carry (per-step histogram differences, Prometheus histograms). Copy what you keep.
+  std::function<void(const metrics::Snapshot&, const metrics::RunStats&)> on_stats;
   /// Set from anywhere (a signal handler included) to stop early: sending stops at once,
   /// in-flight requests get `grace_secs` to finish, then the ones still unanswered are
   /// counted as `interrupted` and the final snapshot is emitted.

@@ -9,6 +9,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <mutex>
+
 #include <arpa/inet.h>
 
 namespace lp::http {
@@ -34,7 +37,17 @@ Connection::Connection(int epoll_fd, std::uint32_t slot, const Endpoint& endpoin
       observer_(observer),
       recv_buf_(recv_buf),
       recv_cap_(recv_cap),
-      parser_(capture) {}
+      parser_(capture) {
+  // Plain sends pass MSG_NOSIGNAL, but OpenSSL writes with write(): a server that closes
+  // while a TLS record is written would kill the process with SIGPIPE. A peer closing is
+  // an error we count, so whoever drives connections (workers, Python mode's CallLoop,
+  // an agent, a test) gets SIGPIPE ignored, once, unless the program set a handler.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current {};
+    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
+  });
+}
 
 Connection::~Connection() { close_socket(); }
 

@@ -1,10 +1,17 @@
 #pragma once
-// Prometheus text exposition (format 0.0.4) of one Snapshot: what GET /metrics serves.
+// Prometheus text exposition (format 0.0.4) of a run: what GET /metrics serves while a
+// test runs. Built from a snapshot and the cumulative stats behind it, so the latency
+// can be a real Prometheus histogram: its bucket bounds are fixed (the same on every
+// agent and every run), so histogram_quantile() over sum by (le) aggregates exactly
+// across agents and tasks.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "metrics/snapshot.hpp"
+#include "metrics/stats.hpp"
 
 namespace lp::metrics {
 
@@ -12,15 +19,35 @@ namespace lp::metrics {
 inline constexpr std::string_view kPrometheusContentType =
     "text/plain; version=0.0.4; charset=utf-8";
 
-/// Every metric family with its # HELP and # TYPE lines, each sample on its own line,
-/// ending in a newline. Families: loadpilot_rps_actual, loadpilot_rps_target,
-/// loadpilot_requests_total, loadpilot_errors_total, loadpilot_errors_by_kind_total{kind},
-/// loadpilot_latency_ms{quantile}, loadpilot_latency_max_ms, loadpilot_active_workers,
-/// loadpilot_late_total, loadpilot_dropped_total, loadpilot_in_flight,
-/// loadpilot_connections, and per task loadpilot_task_requests_total{task},
-/// loadpilot_task_errors_total{task}, loadpilot_task_latency_ms{task,quantile}.
-/// Values are rounded like Snapshot::to_json (ms to 3 decimals, rps to 2); label values
-/// are escaped (backslash, double quote, newline).
-std::string to_prometheus(const Snapshot& snapshot);
+/// What the figures are of: the labels of loadpilot_info.
+struct ExpositionInfo {
+  std::string scenario;
+  std::string target_url;
+  std::string mode;        ///< "static" or "python"
+  std::string profile;     ///< ramp | constant | step | spike
+  std::string version;     ///< LoadPilot version
+  std::uint32_t active_agents = 0;  ///< agents sending load; 0 for a run on this machine
+};
+
+/// Upper bounds (µs, ascending) of loadpilot_request_duration_seconds' buckets, +Inf
+/// aside: four per power of two from 16 µs to 2^26 µs (67 s), 2^e·(1, 1.25, 1.5, 1.75).
+/// Each is the lower bound of a metrics::Histogram bucket, so a bucket's count is exact:
+/// the samples recorded below the bound, none split or interpolated.
+const std::vector<std::uint64_t>& duration_bucket_bounds_us();
+
+/// Families, each with # HELP and # TYPE (docs/monitoring.md lists them with labels):
+///   loadpilot_info{scenario,target,mode,profile,version} 1
+///   loadpilot_phase{phase} 1 for the current phase, 0 for the others
+///   loadpilot_elapsed_seconds, loadpilot_rps_current, loadpilot_rps_target
+///   loadpilot_requests_total{task}, loadpilot_errors_total{task,kind} (every kind)
+///   loadpilot_iterations_total, loadpilot_late_total, loadpilot_dropped_total
+///   loadpilot_in_flight, loadpilot_connections, loadpilot_active_workers, loadpilot_active_agents
+///   loadpilot_request_duration_seconds{task} histogram (_bucket{le}, _sum, _count) of
+///     `latency` (every response and timeout, from the due time)
+///   loadpilot_latency_seconds{percentile="50"|"95"|"99"}: the last interval's percentiles
+/// Tasks are named from snapshot.tasks and counted from stats.tasks (same order). Label
+/// values are escaped (backslash, double quote, newline); numbers use the shortest
+/// round-trip form. Does not throw.
+std::string to_prometheus(const Snapshot& snapshot, const RunStats& stats, const ExpositionInfo& info);
 
 }  // namespace lp::metrics

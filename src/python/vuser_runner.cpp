@@ -232,6 +232,7 @@ class Engine {
         builder_->build(result.run.stats, Clock::now(), 0, engine::SnapshotBuilder::Stage::Done);
     result.run.stopped_early = stopped_;
     if (options_.on_snapshot) options_.on_snapshot(result.run.final_snapshot);
+    if (options_.on_stats) options_.on_stats(result.run.final_snapshot, result.run.stats);
     const auto& setup = loop_.setup_stats();
     result.setup = SetupCounts{setup.requests, setup.errors};
     for (auto& [msg, n] : failures_) result.check_failures.emplace_back(msg, n);
@@ -265,8 +266,10 @@ class Engine {
 
   void emit(Clock::time_point now, std::size_t users) {
     auto stage = finished_ ? engine::SnapshotBuilder::Stage::Draining : engine::SnapshotBuilder::Stage::Sending;
-    auto snap = builder_->build(stats(), now, static_cast<std::uint32_t>(users), stage);
+    const metrics::RunStats cumulative = stats();
+    auto snap = builder_->build(cumulative, now, static_cast<std::uint32_t>(users), stage);
     if (options_.on_snapshot) options_.on_snapshot(snap);
+    if (options_.on_stats) options_.on_stats(snap, cumulative);
   }
 
   /// (status, raw headers "Name: value\r\n...", body text, elapsed_ms, error or None).

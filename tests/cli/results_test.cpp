@@ -22,9 +22,9 @@ ResultsInput finished_run() {
   ResultsInput in;
   in.scenario = "shop";
   in.target_url = "http://localhost:8000";
-  in.plan_rps = 100;
-  in.plan_duration_secs = 60;
-  in.plan_mode = core::Mode::Constant;
+  in.plan.rps = 100;
+  in.plan.duration_secs = 60;
+  in.plan.mode = core::Mode::Constant;
   in.started_at = 1'700'000'000.0;
   in.finished_at = 1'700'000'060.5;
   auto& f = in.final;
@@ -92,11 +92,12 @@ TEST(ResultsJson, HasEveryTopLevelKey) {
   const auto doc = json::parse(results_json(finished_run()));
 
   for (const char* key :
-       {"schema_version", "scenario", "target_url", "started_at", "finished_at", "duration_secs",
-        "load_secs", "stopped", "plan", "requests_total", "errors_total", "error_rate",
-        "errors_without_request", "rps_actual", "rps_target", "latency", "success_latency",
-        "service_latency", "errors_by_kind", "iterations", "late", "dropped", "dropped_rate", "tasks",
-        "thresholds", "passed", "setup", "timeline"}) {
+       {"schema_version", "loadpilot", "command_line", "scenario", "target_url", "mode", "plan",
+        "started_at", "started_at_iso", "finished_at", "duration_secs", "load_secs", "stopped", "agents", "vusers",
+        "requests_total", "errors_total", "error_rate", "errors_without_request", "rps_actual",
+        "rps_target", "latency", "success_latency", "service_latency", "errors_by_kind", "iterations",
+        "late", "dropped", "dropped_rate", "tasks", "thresholds", "passed", "steps", "knee", "setup",
+        "check_failures", "timeline", "histograms"}) {
     EXPECT_TRUE(doc.contains(key)) << key;
   }
 }
@@ -113,7 +114,8 @@ TEST(ResultsJson, TotalsRatesAndDurationsHaveTheirUnits) {
   EXPECT_EQ(doc["error_rate"], 0.05);
   EXPECT_EQ(doc["rps_actual"], 100.0);
   EXPECT_EQ(doc["rps_target"], 100.0);
-  EXPECT_EQ(doc["plan"], (json{{"rps", 100.0}, {"duration_secs", 60.0}, {"mode", "constant"}}));
+  EXPECT_EQ(doc["plan"], (json{{"mode", "constant"}, {"rps", 100.0}, {"duration_secs", 60.0},
+                               {"ramp_up_secs", 0.0}, {"steps", 0}, {"total_secs", 60.0}, {"vusers", 0}}));
   EXPECT_EQ(doc["late"], 4);
   EXPECT_EQ(doc["dropped"], 1);
 }
@@ -145,7 +147,9 @@ TEST(ResultsJson, TasksThresholdsSetupAndTimelineHaveTheirFields) {
   EXPECT_EQ(doc["tasks"][0]["errors"], 3);
   EXPECT_EQ(doc["tasks"][0]["error_rate"], 0.05);
   EXPECT_EQ(doc["thresholds"][0],
-            (json{{"key", "p99_ms"}, {"limit", 5.0}, {"actual", 4.9}, {"passed", true}, {"default", false}}));
+            (json{{"key", "p99_ms"}, {"limit", 5.0}, {"actual", 4.9}, {"unit", "ms"}, {"passed", true},
+                  {"default", false}}));
+  EXPECT_EQ(doc["thresholds"][1]["unit"], "percent");
   EXPECT_EQ(doc["thresholds"][1]["passed"], false);
   EXPECT_EQ(doc["passed"], false);
   EXPECT_EQ(doc["setup"], (json{{"requests", 20}, {"errors", 1}}));
@@ -203,7 +207,7 @@ TEST(ResultsJson, RoundTripsThroughNlohmannUnchanged) {
   EXPECT_EQ(doc.dump(2) + "\n", text);
 }
 
-TEST(ResultsJson, EmptyRunHasZerosNullFreeAndPasses) {
+TEST(ResultsJson, EmptyRunHasZerosAndPasses) {
   const auto doc = json::parse(results_json(ResultsInput{}));
 
   EXPECT_EQ(doc["error_rate"], 0.0);
@@ -212,6 +216,8 @@ TEST(ResultsJson, EmptyRunHasZerosNullFreeAndPasses) {
   EXPECT_EQ(doc["setup"], (json{{"requests", 0}, {"errors", 0}}));
   EXPECT_TRUE(doc["tasks"].empty());
   EXPECT_TRUE(doc["timeline"].empty());
+  EXPECT_TRUE(doc["knee"].is_null());
+  EXPECT_TRUE(doc["started_at_iso"].is_null());
 }
 
 TEST(ResultsJson, InvalidUtf8InANameDoesNotThrow) {
@@ -230,6 +236,131 @@ TEST(ResultsJson, NonFiniteNumbersBecomeNull) {
   const auto doc = json::parse(results_json(in));
 
   EXPECT_TRUE(doc["latency"]["max_ms"].is_null());
+}
+
+TEST(ResultsJson, SaysWhichLoadPilotAndCommandLineProducedIt) {
+  ResultsInput in = finished_run();
+  in.command_line = {"loadpilot", "run", "shop.py", "--rps", "50"};
+
+  const auto doc = json::parse(results_json(in));
+
+  EXPECT_EQ(doc["schema_version"], 2);
+  EXPECT_EQ(doc["loadpilot"]["version"], LOADPILOT_VERSION);
+  EXPECT_FALSE(doc["loadpilot"]["commit"].get<std::string>().empty());
+  EXPECT_FALSE(doc["loadpilot"]["compiler"].get<std::string>().empty());
+  EXPECT_EQ(doc["command_line"], (json{"loadpilot", "run", "shop.py", "--rps", "50"}));
+  EXPECT_EQ(doc["started_at_iso"], "2023-11-14T22:13:20Z");
+}
+
+TEST(ResultsJson, TimelineIntervalsCarryTheirOwnErrorKindsLateAndDropped) {
+  ResultsInput in = finished_run();
+  auto& kinds2 = in.timeline[1].errors_by_kind;
+  auto& kinds3 = in.timeline[2].errors_by_kind;
+  kinds2[static_cast<std::size_t>(metrics::ErrorKind::Http5xx)] = 4;
+  kinds3[static_cast<std::size_t>(metrics::ErrorKind::Http5xx)] = 10;
+  kinds3[static_cast<std::size_t>(metrics::ErrorKind::Timeout)] = 1;
+  in.timeline[1].dropped = 2;
+  in.timeline[2].dropped = 7;
+  in.timeline[2].in_flight = 12;
+
+  const auto doc = json::parse(results_json(in));
+
+  const json& third = doc["timeline"][2];
+  EXPECT_EQ(third["interval"]["errors_by_kind"], (json{{"timeout", 1}, {"http_5xx", 6}}));
+  EXPECT_EQ(third["interval"]["dropped"], 5);
+  EXPECT_EQ(third["dropped"], 7);
+  EXPECT_EQ(third["in_flight"], 12);
+  EXPECT_TRUE(doc["timeline"][0]["interval"]["errors_by_kind"].empty());
+}
+
+TEST(ResultsJson, HistogramsAreSparseWithBucketBoundsAndPerTaskSuccessLatency) {
+  ResultsInput in = finished_run();
+  metrics::RunStats stats(1);
+  stats.tasks[0].record_ok(1'000, 800);
+  stats.tasks[0].record_ok(1'000, 800);
+  stats.tasks[0].record_http_error(metrics::ErrorKind::Http5xx, 40'000, 39'000);
+  in.final_stats = stats;
+
+  const auto doc = json::parse(results_json(in));
+
+  const json& latency = doc["histograms"]["latency"];
+  EXPECT_EQ(latency["count"], 3);
+  EXPECT_EQ(latency["min_us"], 1'000);
+  EXPECT_EQ(latency["max_us"], 40'000);
+  EXPECT_EQ(latency["sum_us"], 42'000);
+  ASSERT_EQ(latency["buckets"].size(), 2u);
+  EXPECT_EQ(latency["buckets"][0], (json{1'000, 1'003, 2}));
+  EXPECT_EQ(latency["buckets"][1][2], 1);
+  EXPECT_EQ(doc["histograms"]["success"]["count"], 2);
+  EXPECT_EQ(doc["histograms"]["tasks"][0]["name"], "browse");
+  EXPECT_EQ(doc["tasks"][0]["success_latency"]["count"], 2);
+  EXPECT_EQ(doc["tasks"][0]["errors_by_kind"], (json{{"http_5xx", 1}}));
+}
+
+TEST(ResultsJson, WithoutStatsHistogramsAreNull) {
+  const auto doc = json::parse(results_json(finished_run()));
+
+  EXPECT_TRUE(doc["histograms"].is_null());
+  EXPECT_TRUE(doc["tasks"][0]["success_latency"].is_null());
+}
+
+TEST(ResultsJson, CheckFailuresKeepTheirMessageAndCount) {
+  ResultsInput in = finished_run();
+  in.check_failures = {{"browse: AssertionError: status 500", 7}, {"gone: x", 1}};
+
+  const auto doc = json::parse(results_json(in));
+
+  EXPECT_EQ(doc["check_failures"], (json{{{"message", "browse: AssertionError: status 500"}, {"count", 7}},
+                                         {{"message", "gone: x"}, {"count", 1}}}));
+}
+
+TEST(ResultsJson, PythonModesPoolOfVirtualUsersIsWritten) {
+  ResultsInput in = finished_run();
+  const auto without = json::parse(results_json(in));
+  in.vusers = VUsersRow{5, 8, 1000, false, false};
+
+  const auto doc = json::parse(results_json(in));
+
+  EXPECT_TRUE(without["vusers"].is_null());
+  EXPECT_EQ(doc["vusers"],
+            (json{{"size", 5}, {"started", 8}, {"cap", 1000}, {"fixed", false}, {"saturated", false}}));
+}
+
+TEST(ResultsJson, AgentsAreListed) {
+  ResultsInput in = finished_run();
+  in.agents = {{"agent-0", "done", 3000, 0.4}, {"agent-1", "timed_out", 2900, 1.25}};
+
+  const auto doc = json::parse(results_json(in));
+
+  ASSERT_EQ(doc["agents"].size(), 2u);
+  EXPECT_EQ(doc["agents"][1],
+            (json{{"id", "agent-1"}, {"state", "timed_out"}, {"requests", 2900}, {"start_skew_ms", 1.25}}));
+}
+
+TEST(ResultsJson, StepsAndTheKneeAreWritten) {
+  ResultsInput in = finished_run();
+  in.plan.mode = core::Mode::Step;
+  in.plan.steps = 2;
+  StepResult one;
+  one.step = 1;
+  one.target_rps = 50;
+  one.passed = true;
+  one.figures.latency.p99_ms = 4.0;
+  StepResult two;
+  two.step = 2;
+  two.target_rps = 100;
+  two.passed = false;
+  in.steps = {one, two};
+
+  const auto doc = json::parse(results_json(in));
+
+  ASSERT_EQ(doc["steps"].size(), 2u);
+  EXPECT_EQ(doc["steps"][0]["target_rps"], 50.0);
+  EXPECT_EQ(doc["steps"][1]["passed"], false);
+  EXPECT_EQ(doc["knee"]["step"], 1);
+  EXPECT_EQ(doc["knee"]["p99_ms"], 4.0);
+  EXPECT_EQ(doc["knee"]["last_step"], false);
+  EXPECT_EQ(doc["plan"]["steps"], 2);
 }
 
 TEST(WriteFileAtomic, CreatesParentDirectoriesAndWritesTheContent) {

@@ -187,7 +187,11 @@ def test_a_second_ctrl_c_cuts_the_grace_short_and_still_prints_the_summary(targe
 
 def test_ctrl_c_in_python_mode_counts_interrupted_too(target, write_scenario, tmp_path):
     results = tmp_path / "r.json"
-    path = write_scenario(SLOW_PYTHON.replace("{ms}", "20000").replace('duration="3s"', 'duration="30s"'))
+    # A fixed pool with a user for every iteration until the stop: the default pool grows
+    # one user per iteration that finds all busy, and one due at the very moment of the
+    # stop would be dropped (and fail the default dropped_rate of this 11-iteration run).
+    path = write_scenario(SLOW_PYTHON.replace("{ms}", "20000").replace(
+        'duration="3s", ramp_up="0", mode="constant"', 'duration="30s", ramp_up="0", mode="constant", vusers=40'))
 
     code, stdout = run_and_interrupt(path, target.url, results, [signal.SIGINT])
 

@@ -35,7 +35,7 @@ def test_version(loadpilot):
     out = loadpilot("version")
 
     assert out.returncode == 0
-    assert re.fullmatch(r"loadpilot \d+\.\d+\.\d+\n", out.stdout)
+    assert re.fullmatch(r"loadpilot \d+\.\d+\.\d+\n(  (commit|build|compiler) +\S.*\n){3}", out.stdout)
 
 
 def test_every_validation_problem_is_listed_at_once_before_any_traffic(loadpilot, target, write_scenario):

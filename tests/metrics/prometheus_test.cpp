@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <string>
 
 namespace lp::metrics {
@@ -11,97 +12,153 @@ bool has_line(const std::string& text, const std::string& line) {
   return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
 }
 
-Snapshot sample_snapshot() {
-  Snapshot s;
-  s.current_rps = 998.756;
-  s.target_rps = 1'000;
-  s.requests_total = 12'345;
-  s.errors_total = 17;
-  s.active_workers = 4;
-  s.latency = {1.0, 2.5, 2.0, 9.0, 12.25, 40.0, 99.125, 250.0};
-  s.errors_by_kind[static_cast<std::size_t>(ErrorKind::Timeout)] = 17;
-  s.late = 3;
-  s.dropped = 1;
-  s.tasks = {{"home", 10'000, 7, {1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0}}};
-  return s;
+/// The value of the sample line that starts with `prefix` (name and labels).
+double value_of(const std::string& text, const std::string& prefix) {
+  const auto at = ("\n" + text).find("\n" + prefix + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + prefix.size() + 1));
 }
 
-TEST(Prometheus, WritesEveryRunMetricWithHelpAndType) {
-  const Snapshot s = sample_snapshot();
+struct SampleRun {
+  Snapshot snapshot;
+  RunStats stats{2};
+};
 
-  const std::string text = to_prometheus(s);
+SampleRun sample_run() {
+  SampleRun r;
+  r.snapshot.phase = "steady";
+  r.snapshot.elapsed_secs = 12.5;
+  r.snapshot.interval.rps = 998.75;
+  r.snapshot.target_rps = 1'000;
+  r.snapshot.active_workers = 4;
+  r.snapshot.in_flight = 3;
+  r.snapshot.interval.latency.p99_ms = 40.0;
+  r.snapshot.tasks = {{"home", 0, 0, {}}, {"search", 0, 0, {}}};
+  for (std::uint64_t us : {100, 1'000, 5'000}) r.stats.tasks[0].record_ok(us, us);
+  r.stats.tasks[0].record_http_error(ErrorKind::Http5xx, 2'000, 1'900);
+  r.stats.tasks[1].record_failure(ErrorKind::Connect, 0);
+  r.stats.iterations = 5;
+  r.stats.dropped = 1;
+  return r;
+}
 
-  EXPECT_TRUE(has_line(text, "# TYPE loadpilot_rps_actual gauge")) << text;
-  EXPECT_TRUE(has_line(text, "loadpilot_rps_actual 998.76"));
-  EXPECT_TRUE(has_line(text, "# TYPE loadpilot_rps_target gauge"));
+ExpositionInfo info() { return {"Shop", "http://127.0.0.1:8000", "static", "ramp", "0.1.0", 0}; }
+
+TEST(Prometheus, WritesEveryFamilyWithHelpAndType) {
+  const SampleRun r = sample_run();
+
+  const std::string text = to_prometheus(r.snapshot, r.stats, info());
+
+  for (const char* family : {"loadpilot_info gauge", "loadpilot_phase gauge", "loadpilot_elapsed_seconds gauge",
+                             "loadpilot_rps_current gauge", "loadpilot_rps_target gauge",
+                             "loadpilot_requests_total counter", "loadpilot_errors_total counter",
+                             "loadpilot_iterations_total counter", "loadpilot_late_total counter",
+                             "loadpilot_dropped_total counter", "loadpilot_in_flight gauge",
+                             "loadpilot_connections gauge", "loadpilot_active_workers gauge",
+                             "loadpilot_active_agents gauge", "loadpilot_request_duration_seconds histogram",
+                             "loadpilot_latency_seconds gauge"}) {
+    EXPECT_TRUE(has_line(text, std::string("# TYPE ") + family)) << family;
+  }
+  EXPECT_TRUE(has_line(text, "loadpilot_rps_current 998.75"));
   EXPECT_TRUE(has_line(text, "loadpilot_rps_target 1000"));
-  EXPECT_TRUE(has_line(text, "# TYPE loadpilot_requests_total counter"));
-  EXPECT_TRUE(has_line(text, "loadpilot_requests_total 12345"));
-  EXPECT_TRUE(has_line(text, "# TYPE loadpilot_errors_total counter"));
-  EXPECT_TRUE(has_line(text, "loadpilot_errors_total 17"));
   EXPECT_TRUE(has_line(text, "loadpilot_active_workers 4"));
-  EXPECT_TRUE(has_line(text, "loadpilot_latency_max_ms 250"));
   EXPECT_TRUE(has_line(text, "loadpilot_dropped_total 1"));
-  EXPECT_NE(text.find("# HELP loadpilot_requests_total "), std::string::npos);
+  EXPECT_TRUE(has_line(text, "loadpilot_latency_seconds{percentile=\"99\"} 0.04"));
+  EXPECT_TRUE(has_line(text, "loadpilot_info{scenario=\"Shop\",target=\"http://127.0.0.1:8000\",mode=\"static\","
+                             "profile=\"ramp\",version=\"0.1.0\"} 1"));
+  EXPECT_EQ(text.back(), '\n');
 }
 
-TEST(Prometheus, WritesLatencyByQuantile) {
-  const Snapshot s = sample_snapshot();
+TEST(Prometheus, CountsRequestsAndErrorsPerTaskAndKind) {
+  const SampleRun r = sample_run();
 
-  const std::string text = to_prometheus(s);
+  const std::string text = to_prometheus(r.snapshot, r.stats, info());
 
-  EXPECT_TRUE(has_line(text, "loadpilot_latency_ms{quantile=\"0.5\"} 2"));
-  EXPECT_TRUE(has_line(text, "loadpilot_latency_ms{quantile=\"0.9\"} 9"));
-  EXPECT_TRUE(has_line(text, "loadpilot_latency_ms{quantile=\"0.95\"} 12.25"));
-  EXPECT_TRUE(has_line(text, "loadpilot_latency_ms{quantile=\"0.99\"} 40"));
-  EXPECT_TRUE(has_line(text, "loadpilot_latency_ms{quantile=\"0.999\"} 99.125"));
+  EXPECT_TRUE(has_line(text, "loadpilot_requests_total{task=\"home\"} 4"));
+  EXPECT_TRUE(has_line(text, "loadpilot_requests_total{task=\"search\"} 1"));
+  EXPECT_TRUE(has_line(text, "loadpilot_errors_total{task=\"home\",kind=\"http_5xx\"} 1"));
+  EXPECT_TRUE(has_line(text, "loadpilot_errors_total{task=\"search\",kind=\"connect\"} 1"));
+  EXPECT_TRUE(has_line(text, "loadpilot_errors_total{task=\"search\",kind=\"timeout\"} 0"));  // every kind, from 0
 }
 
-TEST(Prometheus, WritesEveryErrorKindEvenAtZero) {
-  const Snapshot s = sample_snapshot();
+TEST(Prometheus, PhaseIsOneHot) {
+  const SampleRun r = sample_run();
 
-  const std::string text = to_prometheus(s);
+  const std::string text = to_prometheus(r.snapshot, r.stats, info());
 
-  EXPECT_TRUE(has_line(text, "loadpilot_errors_by_kind_total{kind=\"timeout\"} 17"));
-  for (const char* kind :
-       {"connect", "reset", "tls", "http_4xx", "http_5xx", "protocol", "check"}) {
-    EXPECT_TRUE(has_line(text, std::string("loadpilot_errors_by_kind_total{kind=\"") + kind +
-                                   "\"} 0"))
-        << kind;
+  EXPECT_TRUE(has_line(text, "loadpilot_phase{phase=\"steady\"} 1"));
+  EXPECT_TRUE(has_line(text, "loadpilot_phase{phase=\"ramp_up\"} 0"));
+  EXPECT_TRUE(has_line(text, "loadpilot_phase{phase=\"done\"} 0"));
+}
+
+TEST(Prometheus, LatencyHistogramBucketsAreCumulativeAndExact) {
+  const SampleRun r = sample_run();  // home: 100 µs, 1 ms, 2 ms (a 500), 5 ms
+
+  const std::string text = to_prometheus(r.snapshot, r.stats, info());
+
+  const std::string b = "loadpilot_request_duration_seconds_bucket{task=\"home\",le=";
+  EXPECT_TRUE(has_line(text, b + "\"0.000096\"} 0"));
+  EXPECT_TRUE(has_line(text, b + "\"0.000112\"} 1"));
+  EXPECT_TRUE(has_line(text, b + "\"0.001024\"} 2"));
+  EXPECT_TRUE(has_line(text, b + "\"0.002048\"} 3"));
+  EXPECT_TRUE(has_line(text, b + "\"0.00512\"} 4"));
+  EXPECT_TRUE(has_line(text, b + "\"67.108864\"} 4"));
+  EXPECT_TRUE(has_line(text, b + "\"+Inf\"} 4"));
+  EXPECT_TRUE(has_line(text, "loadpilot_request_duration_seconds_count{task=\"home\"} 4"));
+  EXPECT_TRUE(has_line(text, "loadpilot_request_duration_seconds_sum{task=\"home\"} 0.0081"));
+  EXPECT_TRUE(has_line(text, "loadpilot_request_duration_seconds_count{task=\"search\"} 0"));  // a connect error has no latency
+}
+
+TEST(Prometheus, EveryBucketBoundIsAHistogramBucketBoundary) {
+  const auto& bounds = duration_bucket_bounds_us();
+
+  ASSERT_EQ(bounds.size(), 89u);
+  EXPECT_EQ(bounds.front(), 16u);
+  EXPECT_EQ(bounds.back(), std::uint64_t{1} << 26);
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    EXPECT_EQ(Histogram::bucket_lower(Histogram::bucket_of(bounds[i])), bounds[i]) << bounds[i];
+    if (i > 0) EXPECT_LT(bounds[i - 1], bounds[i]);
   }
 }
 
-TEST(Prometheus, WritesPerTaskSeries) {
-  const Snapshot s = sample_snapshot();
+TEST(Prometheus, BucketsOfMergedStatsAreTheSumOfEachAgents) {
+  SampleRun a = sample_run(), b = sample_run();
+  for (std::uint64_t us : {150, 7'777, 90'000}) b.stats.tasks[0].record_ok(us, us);
+  RunStats merged = a.stats;
+  merged.merge(b.stats);
 
-  const std::string text = to_prometheus(s);
+  const std::string ta = to_prometheus(a.snapshot, a.stats, info());
+  const std::string tb = to_prometheus(b.snapshot, b.stats, info());
+  const std::string tm = to_prometheus(a.snapshot, merged, info());
 
-  EXPECT_TRUE(has_line(text, "loadpilot_task_requests_total{task=\"home\"} 10000"));
-  EXPECT_TRUE(has_line(text, "loadpilot_task_errors_total{task=\"home\"} 7"));
-  EXPECT_TRUE(has_line(text, "loadpilot_task_latency_ms{task=\"home\",quantile=\"0.99\"} 6"));
+  const std::regex bucket(R"re(loadpilot_request_duration_seconds_bucket\{task="home",le="([^"]+)"\} (\d+))re");
+  std::size_t checked = 0;
+  for (std::sregex_iterator it(tm.begin(), tm.end(), bucket), end; it != end; ++it, ++checked) {
+    const std::string prefix = "loadpilot_request_duration_seconds_bucket{task=\"home\",le=\"" + (*it)[1].str() + "\"}";
+    EXPECT_EQ(std::stoull((*it)[2]), static_cast<unsigned long long>(value_of(ta, prefix) + value_of(tb, prefix)))
+        << prefix;
+  }
+  EXPECT_EQ(checked, 90u);
 }
 
 TEST(Prometheus, EscapesBackslashQuoteAndNewlineInLabels) {
-  Snapshot s;
-  s.tasks = {{"a\\b \"c\"\nd", 1, 0, {}}};
+  SampleRun r = sample_run();
+  r.snapshot.tasks[0].name = "a\\b \"c\"\nd";
 
-  const std::string text = to_prometheus(s);
+  const std::string text = to_prometheus(r.snapshot, r.stats, info());
 
-  EXPECT_TRUE(has_line(text, R"(loadpilot_task_requests_total{task="a\\b \"c\"\nd"} 1)"))
-      << text;
+  EXPECT_TRUE(has_line(text, R"(loadpilot_requests_total{task="a\\b \"c\"\nd"} 4)")) << text;
 }
 
-TEST(Prometheus, DeclaresEachFamilyOnceAndEndsWithANewline) {
-  Snapshot s = sample_snapshot();
-  s.tasks.push_back({"search", 1, 0, {}});
+TEST(Prometheus, DeclaresEachFamilyOnce) {
+  const SampleRun r = sample_run();
 
-  const std::string text = to_prometheus(s);
+  const std::string text = to_prometheus(r.snapshot, r.stats, info());
 
-  const std::string type_line = "# TYPE loadpilot_task_latency_ms gauge\n";
+  const std::string type_line = "# TYPE loadpilot_request_duration_seconds histogram\n";
   const auto first = text.find(type_line);
   ASSERT_NE(first, std::string::npos);
   EXPECT_EQ(text.find(type_line, first + 1), std::string::npos);
-  EXPECT_EQ(text.back(), '\n');
 }
 
 }  // namespace

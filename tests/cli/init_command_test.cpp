@@ -1,0 +1,93 @@
+#include "cli/init_command.hpp"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace lp::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "lp_init_test_XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+
+TEST(Init, CreatesTheScenarioMonitoringAndEnvFiles) {
+  TempDir dir;
+
+  auto result = init_project(dir.path() / "proj");
+
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  for (const char* f : {"scenarios/example.py", "monitoring/docker-compose.yml", "monitoring/prometheus.yml",
+                        "monitoring/grafana-dashboard.json", ".env.example"}) {
+    EXPECT_TRUE(contains(result->created, f)) << f;
+    EXPECT_TRUE(fs::is_regular_file(dir.path() / "proj" / f)) << f;
+  }
+  EXPECT_TRUE(result->skipped.empty());
+  EXPECT_NE(read(dir.path() / "proj/monitoring/prometheus.yml").find("host.docker.internal:9090"), std::string::npos);
+}
+
+TEST(Init, NeverOverwritesAndSaysWhatItSkipped) {
+  TempDir dir;
+  fs::create_directories(dir.path() / "scenarios");
+  std::ofstream(dir.path() / "scenarios/example.py") << "mine\n";
+
+  auto result = init_project(dir.path());
+
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->skipped, (std::vector<std::string>{"scenarios/example.py"}));
+  EXPECT_EQ(read(dir.path() / "scenarios/example.py"), "mine\n");
+  EXPECT_TRUE(contains(result->created, ".env.example"));
+}
+
+TEST(Init, ASecondRunSkipsEverything) {
+  TempDir dir;
+  ASSERT_TRUE(init_project(dir.path()).ok());
+
+  auto again = init_project(dir.path());
+
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->created.empty());
+  EXPECT_EQ(again->skipped.size(), 7u);
+}
+
+TEST(Init, ADirectoryThatIsAFileIsAnError) {
+  TempDir dir;
+  std::ofstream(dir.path() / "file") << "x";
+
+  auto result = init_project(dir.path() / "file");
+
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, ErrorCode::Io);
+  EXPECT_NE(result.error().message.find("cannot write " + (dir.path() / "file").string()), std::string::npos)
+      << result.error().message;
+}
+
+}  // namespace
+}  // namespace lp::cli
