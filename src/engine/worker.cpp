@@ -431,6 +431,8 @@ void Worker::dispatch(Clock::time_point now) noexcept {
     if (!began_) began_ = start_ + (now - lane->pacer.next_due());  // the start, moved by the first send's lateness
     it.intended = lane->pacer.take(now);
     next_task_ = SIZE_MAX;
+    // Read per send, not once per turn: the sends of one turn go out one after another.
+    stats_.send_lag.record(us_between(it.intended, time_.now()));
     launch(*conn, it, now);
   }
   in_dispatch_ = false;

@@ -120,6 +120,27 @@ TEST(Worker, IterationsSentLateAreCountedAndTimedFromTheirDueTimes) {
   EXPECT_EQ(task_stats(worker).latency.sum_us(), 100'000u);  // 0 + 40 + 30 + 20 + 10 + 0 ms
 }
 
+TEST(Worker, RecordsEachIterationsSendLagFromItsDueTime) {
+  testing::LoopbackServer server([](const std::string&) { return std::string(kOk); });
+  auto plan = compile_plan(plan_for(server.url(), 100, 10));
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  FakeClock clock;
+  Worker worker(**plan, one_connection(), TimeSource(clock));
+  worker.begin(clock.now());
+  worker.turn(clock.now());
+  ASSERT_TRUE(pump(worker, [&] { return worker.in_flight() == 0; }));
+
+  clock.advance(35ms);  // iterations 1..3 (due at 10, 20, 30 ms) go out 25, 15 and 5 ms late
+  worker.turn(clock.now());
+  ASSERT_TRUE(pump(worker, [&] { return worker.in_flight() == 0 && worker.stats().iterations == 4; }));
+
+  const metrics::Histogram& lag = worker.stats().send_lag;
+  EXPECT_EQ(lag.count(), 4u);
+  EXPECT_EQ(lag.min_us(), 0u);
+  EXPECT_EQ(lag.max_us(), 25'000u);
+  EXPECT_EQ(lag.sum_us(), 45'000u);  // 0 + 25 + 15 + 5 ms
+}
+
 TEST(Worker, ARequestInFlightAtTheEndKeepsItsOwnTimeoutAndSucceeds) {
   HeldServer server;
   auto plan = compile_plan(plan_for(server.url(), 1, 1));  // one iteration, at t = 0
