@@ -113,13 +113,13 @@ def parse_hey(out: str) -> dict:
 def run_one(tool: str, rate: float, args, port: int, tmp: pathlib.Path) -> dict:
     url = f"http://127.0.0.1:{port}"
     stat = tmp / "perf.csv"
-    if tool == "loadpilot":
+    if tool != "hey":
         plan = {"name": "fixed-rate", "rps": rate, "duration_secs": args.duration, "ramp_up_secs": 0,
                 "mode": "constant", "target_url": url, "tasks": [{"name": "user", "url": "/api/user"}],
                 "threads": 1, "max_connections": args.conns}
         plan_file = tmp / "plan.json"
         plan_file.write_text(json.dumps(plan))
-        cmd = [str(pathlib.Path(args.bin) / "loadpilot-coordinator"), "--plan", str(plan_file)]
+        cmd = [str(pathlib.Path(args.bins[tool]) / "loadpilot-coordinator"), "--plan", str(plan_file)]
     else:
         per_worker = rate / args.conns
         cmd = ["hey", "-cpus", "1", "-c", str(args.conns), "-q", f"{per_worker:g}", "-z", f"{args.duration:g}s",
@@ -133,7 +133,7 @@ def run_one(tool: str, rate: float, args, port: int, tmp: pathlib.Path) -> dict:
         raise SystemExit(f"{' '.join(full)} failed ({p.returncode}): {p.stderr[-2000:]}")
     r = {"tool": tool, "rate": rate, "cmd": " ".join(cmd), "load": load, "nginx": after - before - 1,
          "cpu_ms": task_clock_ms(stat), "cpu1_busy_s": busy1 - busy0}
-    if tool == "loadpilot":
+    if tool != "hey":
         final = json.loads(p.stdout.strip().splitlines()[-1])
         r.update(requests=final["requests_total"], errors=final["errors_total"], dropped=final["dropped"],
                  late=final["late"], p50_ms=final["latency"]["p50_ms"], p99_ms=final["latency"]["p99_ms"],
@@ -166,7 +166,7 @@ def markdown(results: list[dict], args) -> str:
     for rate in args.rates:
         hey = [r for r in results if r["rate"] == rate and r["tool"] == "hey"]
         hey_us = statistics.median(r["us_per_request"] for r in hey) if hey else None
-        for tool in ("loadpilot", "hey"):
+        for tool in args.tools:
             rs = [r for r in results if r["rate"] == rate and r["tool"] == tool]
             if not rs:
                 continue
@@ -177,8 +177,8 @@ def markdown(results: list[dict], args) -> str:
             ours = statistics.median(r["us_per_request"] for r in rs)
             ratio = f"{ours / hey_us:.2f}" if hey_us else "n/a"
             lag = (f"{med(rs, 'lag_p50_us')} / {med(rs, 'lag_p99_us')} / {med(rs, 'lag_max_us')}"
-                   if tool == "loadpilot" else "—")
-            service = f"{med(rs, 'service_p50_ms')} / {med(rs, 'service_p99_ms')}" if tool == "loadpilot" else "—"
+                   if tool != "hey" else "—")
+            service = f"{med(rs, 'service_p50_ms')} / {med(rs, 'service_p99_ms')}" if tool != "hey" else "—"
             lines.append(f"| {rate:,.0f} | {tool} | {med(rs, 'achieved')} | {same} | {med(rs, 'us_per_request')} | "
                          f"{ratio} | {med(rs, 'cpu1_busy_s')} | {lag} | {med(rs, 'p50_ms')} / {med(rs, 'p99_ms')} | "
                          f"{service} | {med(rs, 'load')} |")
@@ -202,10 +202,21 @@ def main() -> None:
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--tools", nargs="+", default=["loadpilot", "hey"])
     ap.add_argument("--bin", default=str(ROOT / "build" / "bin"))
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=BIN_DIR",
+                    help="another loadpilot-coordinator to run as tool NAME (A/B of engine changes)")
     ap.add_argument("--port", type=int, help="an nginx already running (bench/run.sh's); default: start one")
     ap.add_argument("--json", help="write every run's figures here")
     ap.add_argument("--markdown", help="write the table here (it is printed too)")
     args = ap.parse_args()
+    args.bins = {"loadpilot": args.bin}
+    for v in args.variant:
+        name, _, path = v.partition("=")
+        if not name or not path or name == "hey":
+            raise SystemExit(f"fixed_rate: --variant wants NAME=BIN_DIR, got {v!r}")
+        args.bins[name] = path
+    for tool in args.tools:
+        if tool != "hey" and tool not in args.bins:
+            raise SystemExit(f"fixed_rate: unknown tool {tool!r} (hey, loadpilot or a --variant NAME)")
     for tool in ("taskset", "perf") + (("hey",) if "hey" in args.tools else ()):
         if shutil.which(tool) is None:
             raise SystemExit(f"fixed_rate: {tool} not found (scripts/install-deps.sh with LOADPILOT_BENCH_DEPS=1)")
