@@ -36,8 +36,7 @@ import time
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-TOOL_CPU = 1
-NGINX_CPU = 0
+NGINX_CPU = 0  # where start_nginx() pins its nginx
 
 
 def free_port() -> int:
@@ -124,11 +123,11 @@ def run_one(tool: str, rate: float, args, port: int, tmp: pathlib.Path) -> dict:
         per_worker = rate / args.conns
         cmd = ["hey", "-cpus", "1", "-c", str(args.conns), "-q", f"{per_worker:g}", "-z", f"{args.duration:g}s",
                f"{url}/api/user"]
-    full = ["taskset", "-c", str(TOOL_CPU), "perf", "stat", "-x,", "-e", "task-clock", "-o", str(stat), "--", *cmd]
+    full = ["taskset", "-c", str(args.tool_cpu), "perf", "stat", "-x,", "-e", "task-clock", "-o", str(stat), "--", *cmd]
     load = os.getloadavg()[0]
-    before, busy0 = served(port), cpu_busy_secs(TOOL_CPU)
+    before, busy0 = served(port), cpu_busy_secs(args.tool_cpu)
     p = subprocess.run(full, capture_output=True, text=True, timeout=args.duration + 60)
-    busy1, after = cpu_busy_secs(TOOL_CPU), served(port)
+    busy1, after = cpu_busy_secs(args.tool_cpu), served(port)
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(full)} failed ({p.returncode}): {p.stderr[-2000:]}")
     r = {"tool": tool, "rate": rate, "cmd": " ".join(cmd), "load": load, "nginx": after - before - 1,
@@ -158,9 +157,9 @@ def med(rs: list[dict], key: str) -> str:
 
 def markdown(results: list[dict], args) -> str:
     lines = [f"Fixed rate: {args.duration:g} s per run, {args.rounds} rounds alternating LoadPilot and hey at each "
-             f"rate, tool on CPU {TOOL_CPU}, nginx on CPU {NGINX_CPU}, {args.conns} connections at most; "
+             f"rate, tool on CPU {args.tool_cpu}, nginx on its own CPU, {args.conns} connections at most; "
              "medians (range). CPU = `perf stat -e task-clock` of the tool; µs/request = CPU / nginx's count.", "",
-             "| rate | tool | achieved rps (nginx) | = tool's count | CPU µs / request | ratio to hey | CPU1 busy s "
+             "| rate | tool | achieved rps (nginx) | = tool's count | CPU µs / request | ratio to hey | tool CPU busy s "
              "| send lag p50 / p99 / max µs | latency p50 / p99 ms | service p50 / p99 ms | load avg |",
              "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for rate in args.rates:
@@ -200,6 +199,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--conns", type=int, default=64)
+    ap.add_argument("--tool-cpu", type=int, default=1, help="CPU the tools are pinned to (nginx: CPU 0 when started here)")
     ap.add_argument("--tools", nargs="+", default=["loadpilot", "hey"])
     ap.add_argument("--bin", default=str(ROOT / "build" / "bin"))
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=BIN_DIR",
