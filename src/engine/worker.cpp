@@ -26,6 +26,7 @@ constexpr int kMaxEvents = 256;
 constexpr std::uint64_t kWakeTag = UINT64_MAX;
 constexpr nanoseconds kTimeoutScanEvery = std::chrono::milliseconds(10);
 constexpr nanoseconds kMaxSleep = std::chrono::milliseconds(250);
+constexpr std::uint64_t kMaxAhead = 16;  ///< sends looked at per lane for one wake-up
 
 nanoseconds secs(double s) { return duration_cast<nanoseconds>(std::chrono::duration<double>(s)); }
 
@@ -361,16 +362,36 @@ void Worker::apply_stop(Clock::time_point now) noexcept {
   if (level >= 2) grace_end_ = std::min(grace_end_, now);
 }
 
+Clock::time_point Worker::send_wake() const noexcept {
+  Clock::time_point first = Clock::time_point::max();
+  for (const Lane& lane : lanes_) {
+    if (!lane.frozen) first = std::min(first, lane.pacer.next_due());
+  }
+  if (first == Clock::time_point::max()) return first;
+  const Clock::time_point limit = first + kSendWindow;
+  Clock::time_point last = first;
+  for (const Lane& lane : lanes_) {
+    if (lane.frozen) continue;
+    // Bounded: a plan far above what the machine can do has hundreds due in the window,
+    // and then every connection is busy anyway (starved_).
+    for (std::uint64_t ahead = 0; ahead < kMaxAhead; ++ahead) {
+      const Clock::time_point due = lane.pacer.due_ahead(ahead);
+      if (due > limit) break;
+      last = std::max(last, due);
+    }
+  }
+  return last;
+}
+
 Clock::time_point Worker::wake_at(Clock::time_point now) const noexcept {
   Clock::time_point until = now + kMaxSleep;
-  if (in_flight_ > 0) until = std::min(until, next_timeout_scan_);
+  // The scan for timeouts runs at any turn past next_timeout_scan_; the loop wakes for
+  // it alone only when nothing else woke it for another interval (at a fixed rate the
+  // sends do), so it adds no wake-up of its own.
+  if (in_flight_ > 0) until = std::min(until, next_timeout_scan_ + kTimeoutScanEvery);
   if (phase_ == Phase::Sending) {
     until = std::min({until, end_, lease_end_});
-    if (!starved_) {  // starved: a response frees a connection
-      for (const Lane& lane : lanes_) {
-        if (!lane.frozen) until = std::min(until, lane.pacer.next_due());
-      }
-    }
+    if (!starved_) until = std::min(until, send_wake());  // starved: a response frees a connection
   } else if (phase_ == Phase::Interrupting) {
     until = std::min(until, grace_end_);
   }

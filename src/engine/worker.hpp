@@ -104,6 +104,13 @@ class Worker final : public http::ConnectionObserver {
   /// wake the loop anyway. Beyond it (low rates) a response wakes the loop at once, so
   /// its connection is free again without delay.
   static constexpr std::chrono::microseconds kMaxDeferral{2000};
+  /// Sends due within this long after the earliest one due go out together, at the
+  /// last one's due time: one wake-up instead of several, and nothing sent early. The
+  /// first of them is sent up to this late (plus the wake-up's own latency); only a
+  /// rate whose sends are closer than this (20,000 rps and up on one thread) has any.
+  /// 55 rather than 50 µs: a 20,000 rps lane's next send, 50 µs on, must fall inside
+  /// whatever the ns rounding of the due times.
+  static constexpr std::chrono::microseconds kSendWindow{55};
   /// Closes every connection, publishes the final stats and marks the worker finished.
   void end();
 
@@ -188,6 +195,7 @@ class Worker final : public http::ConnectionObserver {
   void expire_lease(Clock::time_point now) noexcept;
   void close_lanes(Clock::time_point now) noexcept;
   Lane* next_due_lane(Clock::time_point now) noexcept;
+  Clock::time_point send_wake() const noexcept;
   void apply_stop(Clock::time_point now) noexcept;
   void dispatch(Clock::time_point now) noexcept;
   http::Connection* acquire(std::uint32_t endpoint) noexcept;

@@ -241,5 +241,44 @@ TEST(Worker, WaitsUntilTheNextDueTimeWhenIdle) {
   EXPECT_EQ(worker.wake_at(clock.now()), start + 100ms);
 }
 
+TEST(Worker, SendsDueWithinTheSendWindowTogetherAtTheLastOnesDueTime) {
+  testing::LoopbackServer server([](const std::string&) { return std::string(kOk); });
+  auto plan = compile_plan(plan_for(server.url(), 20'000, 10));  // one due every 50 µs
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  FakeClock clock;
+  WorkerConfig config;
+  config.max_connections = 4;
+  Worker worker(**plan, config, TimeSource(clock));
+  const auto start = clock.now();
+  worker.begin(start);
+  worker.turn(clock.now());
+  ASSERT_TRUE(pump(worker, [&] { return worker.in_flight() == 0; }));
+
+  const auto wake = worker.wake_at(clock.now());
+  clock.set(wake);
+  worker.turn(clock.now());
+
+  EXPECT_EQ(wake, start + 100us);  // the sends due at 50 and 100 µs share one wake-up
+  EXPECT_EQ(worker.stats().iterations, 3u);
+  EXPECT_EQ(worker.stats().send_lag.max_us(), 50u);  // never more than the window late
+  EXPECT_LE(Worker::kSendWindow, 100us);
+}
+
+TEST(Worker, WakesForEachSendWhenTheyAreFartherApartThanTheWindow) {
+  testing::LoopbackServer server([](const std::string&) { return std::string(kOk); });
+  auto plan = compile_plan(plan_for(server.url(), 10'000, 10));  // one due every 100 µs
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  FakeClock clock;
+  Worker worker(**plan, one_connection(), TimeSource(clock));
+  const auto start = clock.now();
+  worker.begin(start);
+  worker.turn(clock.now());
+  ASSERT_TRUE(pump(worker, [&] { return worker.in_flight() == 0; }));
+
+  const auto wake = worker.wake_at(clock.now());
+
+  EXPECT_EQ(wake, start + 100us);  // exactly at the next due time: no lateness added
+}
+
 }  // namespace
 }  // namespace lp::engine
