@@ -207,3 +207,14 @@ set(CPACK_DEBIAN_CLI_PACKAGE_DEPENDS python3-greenlet)
 set(CPACK_DEBIAN_CLI_PACKAGE_RECOMMENDS ca-certificates)
 
 include(CPack)
+
+# The fast checks (seconds; ctest -L package): install.sh's refusals and dry runs, and the
+# packages as cpack builds them from this build (names, versions, Depends, contents,
+# lintian). Installing them into a fresh Debian 12 root is `make test-package`.
+foreach(_t test_install_sh test_packages)
+  add_test(NAME package.${_t}
+           COMMAND ${LOADPILOT_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/package/${_t}.py)
+  set_tests_properties(package.${_t} PROPERTIES
+    LABELS package TIMEOUT 300
+    ENVIRONMENT "LOADPILOT_BIN=${CMAKE_BINARY_DIR}/bin;LOADPILOT_SRC=${CMAKE_SOURCE_DIR}")
+endforeach()
