@@ -46,8 +46,10 @@ source deploy/lib.sh
 BUILD=${LOADPILOT_BUILD:-$SRC/build}
 BIN=$BUILD/bin
 PKGS=$BUILD/packages
+# The whole test skipped (exit 0, the reason printed), a failure under LOADPILOT_PACKAGE_STRICT=1.
+skip_all() { [[ ${LOADPILOT_PACKAGE_STRICT:-0} == 1 ]] && lp_die "LOADPILOT_PACKAGE_STRICT=1 and skipped: $*"; lp_skip "$*"; }
 
-[[ $(id -u) -eq 0 ]] || lp_skip "installing packages into a root needs root (chroot, mount, systemd-nspawn): run it as root"
+[[ $(id -u) -eq 0 ]] || skip_all "installing packages into a root needs root (chroot, mount, systemd-nspawn): run it as root"
 # Mounts made below vanish with this process's own mount namespace, however it ends.
 if [[ -z ${LP_PACKAGE_NAMESPACE:-} ]] && unshare --mount --propagation private true 2>/dev/null; then
   LP_PACKAGE_NAMESPACE=1 LP_T0=$LP_T0 exec unshare --mount --propagation private "$0" "$@"
@@ -150,11 +152,11 @@ else
 fi
 
 # --- 2. the fresh root ---------------------------------------------------------------------------
-command -v mmdebstrap >/dev/null || lp_skip "mmdebstrap is not installed, so no Debian 12 root can be made (scripts/install-deps.sh installs it)"
+command -v mmdebstrap >/dev/null || skip_all "mmdebstrap is not installed, so no Debian 12 root can be made (LOADPILOT_PACKAGE_DEPS=1 scripts/install-deps.sh installs it)"
 BASE_TAR=$(deploy/base-image.sh)
 case $? in
   0) ;;
-  3) lp_skip "no Debian 12 root could be made here: deploy/base-image.sh failed (see above)" ;;
+  3) skip_all "no Debian 12 root could be made here: deploy/base-image.sh failed (see above)" ;;
   *) lp_die "deploy/base-image.sh failed (see above)" ;;
 esac
 mkdir -p "$ROOT"
