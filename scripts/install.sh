@@ -64,6 +64,7 @@ checkout_version() {
 
 check_system() {
   # ID and ID_LIKE say which family a system belongs to (os-release(5)).
+  # shellcheck disable=SC1091  # the system's own file, read at run time
   os=$( (. /etc/os-release && printf '%s|%s|%s|%s' "${ID:-}" "${ID_LIKE:-}" "${VERSION_ID:-}" "${PRETTY_NAME:-}") 2>/dev/null || true)
   os_id=${os%%|*}; rest=${os#*|}
   os_like=${rest%%|*}; rest=${rest#*|}

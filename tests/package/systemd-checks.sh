@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Part 3 of tests/package/test-package.sh (sourced from it, after the chroot checks):
 # loadpilot-agent@.service under a real systemd. systemd is installed into the same root
 # only now, because it brings libraries (libssl3 among them) that would have hidden a

@@ -37,8 +37,9 @@
 #   LOADPILOT_PACKAGE_STRICT=1 a skipped part fails the run
 #   LOADPILOT_KEEP_ROOT=1      keep the root (its path is printed) to look around
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 SRC=$PWD
+# shellcheck disable=SC2034  # deploy/lib.sh names its messages with it
 LP_SCRIPT=test-package
 LP_T0=${LP_T0:-$(date +%s)}
 source deploy/lib.sh
