@@ -57,8 +57,10 @@ class SetupEngine {
 
   /// A new loop for on_stop: the pool's connections idled through the run and the
   /// target may have closed them, and a POST on a connection closed under it is never
-  /// resent (it may have reached the server). Call with no call pending.
+  /// resent (it may have reached the server). With calls still pending (a stop during
+  /// on_start) the loop stays: those users finish on_start on it first.
   Status renew_loop() {
+    if (loop_->pending() > 0) return Ok{};
     auto fresh = engine::CallLoop::create(options_);
     if (!fresh) return std::move(fresh).error();
     add_setup();
