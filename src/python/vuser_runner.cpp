@@ -119,7 +119,7 @@ class Engine {
       // sending, or during the drain at the profile's end (which it cuts to the grace).
       if (!stop_seen_ && options_.stop && options_.stop->load(std::memory_order_acquire)) {
         stop_seen_ = true;
-        pacer_.close(now);  // due and never started: dropped
+        pacer_.stop(now);  // already late and never started: dropped
         finished_ = stopped_ = true;
         builder_->stopped_at(now);
         // In-flight calls get the grace, then count as interrupted.
