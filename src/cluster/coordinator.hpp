@@ -51,6 +51,9 @@ struct CoordinatorOptions {
   double grace_secs = 2.0;  ///< after a stop, what in-flight requests get on the agents
   /// Each snapshot (once a second, then the final one, phase "done"), on the caller's thread.
   std::function<void(const metrics::Snapshot&)> on_snapshot;
+  /// Beside each on_snapshot: the merged cumulative stats behind it (step-mode figures,
+  /// Prometheus), as engine::RunOptions::on_stats gives them in a local run.
+  std::function<void(const metrics::Snapshot&, const metrics::RunStats&)> on_stats;
   /// Progress lines ("waiting for agents: 2/4 (agent-0, agent-1)", clock offsets, an
   /// agent suspect, timed out or rejoined). Default: stderr, "loadpilot-coordinator: ".
   std::function<void(std::string_view)> on_status;
