@@ -44,7 +44,7 @@ LP_SCRIPT=test-package
 LP_T0=${LP_T0:-$(date +%s)}
 source deploy/lib.sh
 
-BUILD=${LOADPILOT_BUILD:-$SRC/build}
+BUILD=$(realpath -m "${LOADPILOT_BUILD:-build}")   # relative to the checkout, as make passes it
 BIN=$BUILD/bin
 PKGS=$BUILD/packages
 # The whole test skipped (exit 0, the reason printed), a failure under LOADPILOT_PACKAGE_STRICT=1.
