@@ -16,6 +16,7 @@
 #include "cli/metrics_endpoint.hpp"
 #include "cli/outputs.hpp"
 #include "cli/overrides.hpp"
+#include "cli/remote_run.hpp"
 #include "cli/results.hpp"
 #include "cli/steps.hpp"
 #include "cli/scenario_picker.hpp"
@@ -272,6 +273,87 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
   return metrics::all_passed(thresholds) ? ExitCode::Ok : ExitCode::ThresholdsFailed;
 }
 
+/// --coordinator-url: the plan runs on a coordinator service; its stream drives the same
+/// dashboard, summary, outputs and exit codes as a run here (cli/remote_run.hpp).
+ExitCode run_on_coordinator(const python::ScenarioInfo& scenario, const core::Plan& plan, const RunArgs& args) {
+  if (python::needs_python_mode(scenario)) {
+    std::fprintf(stderr,
+                 "note: the coordinator's agents run no Python: on_start, on_stop and check_* of %s do not run "
+                 "with --coordinator-url (its tasks go as captured)\n",
+                 plan.name.c_str());
+  }
+  std::vector<std::string> task_names;
+  for (const auto& t : plan.tasks) task_names.push_back(t.name);
+  metrics::ExpositionInfo info{plan.name, plan.target_url, "static", core::to_string(plan.mode), build_info().version,
+                               0};
+  auto endpoint = MetricsEndpoint::start(args.metrics_port, args.metrics_port_chosen, std::move(info), stderr);
+  if (!endpoint) {
+    print_error(endpoint.error());  // before any traffic
+    return ExitCode::Usage;
+  }
+  Dashboard dashboard(stdout, stdout_is_terminal(), plan.name, core::total_secs(plan), task_names);
+  std::vector<metrics::Snapshot> timeline;
+  StepTracker steps(plan);
+
+  RemoteRunOptions options;
+  options.coordinator_url = args.coordinator_url;
+  if (const char* token = std::getenv(kApiTokenEnv)) options.api_token = token;
+  options.stop = &g_stop;
+  options.stop_now = &g_stop_now;
+  options.on_snapshot = [&](const metrics::Snapshot& s, const metrics::RunStats* stats) {
+    dashboard.update(s);
+    timeline.push_back(s);
+    if (stats != nullptr) {
+      steps.add(s, *stats);
+      endpoint->publish(s, *stats);
+    }
+  };
+
+  const double started_at = unix_now();
+  Result<RemoteRunResult> result = [&] {
+    StopSignals signals;
+    return run_remote(plan, options);
+  }();
+  const double finished_at = unix_now();
+  dashboard.finish();
+  if (!result) {
+    print_error(result.error());
+    return result.error().code == ErrorCode::Invalid ? ExitCode::Usage : ExitCode::CannotStart;
+  }
+
+  const metrics::Snapshot& final = result->final_snapshot;
+  const metrics::RunStats stats = result->stats.value_or(metrics::RunStats(plan.tasks.size()));
+  if (result->stats) steps.add(final, stats);
+  auto thresholds = result->thresholds.value_or(metrics::evaluate_thresholds(plan.thresholds, final));
+  print_summary(stdout, plan.name, final, finished_at - started_at, thresholds, nullptr);
+  std::fflush(stdout);
+
+  ResultsInput input;
+  input.scenario = plan.name;
+  input.target_url = plan.target_url;
+  input.plan = plan;
+  input.plan.tasks.clear();
+  input.final = final;
+  if (result->stats) input.final_stats = stats;
+  input.thresholds = thresholds;
+  input.started_at = started_at;
+  input.finished_at = finished_at;
+  input.timeline = std::move(timeline);
+  input.mode = "static";
+  input.command_line = args.command_line;
+  for (const auto& a : final.agents) input.agents.push_back({a.id, a.state, a.requests, a.start_skew_ms.value_or(0)});
+  input.steps = step_results(plan, steps.points(), final.stopped);
+
+  OutputPaths paths;
+  paths.results_json = args.results_json_path;
+  paths.save_baseline = args.save_baseline;
+  paths.report = args.report_path;
+  paths.junit = args.junit_path;
+  if (!args.report_ranges.empty()) paths.report_options.ranges_ms = parse_report_ranges(args.report_ranges).value();
+  if (!write_outputs(input, paths, stdout, stderr)) return ExitCode::Usage;
+  return metrics::all_passed(thresholds) ? ExitCode::Ok : ExitCode::ThresholdsFailed;
+}
+
 }  // namespace
 
 ExitCode run_command(const RunArgs& args) {
@@ -335,11 +417,12 @@ ExitCode run_command(const RunArgs& args) {
     std::fprintf(stderr, "note: from the command line: %s\n", line.c_str());
   }
 
-  print_mode_note(*scenario, *plan, args.dry_run);
+  if (args.coordinator_url.empty()) print_mode_note(*scenario, *plan, args.dry_run);
   if (args.dry_run) {
     std::printf("%s\n", core::plan_to_json(*plan, /*pretty=*/true).c_str());
     return ExitCode::Ok;
   }
+  if (!args.coordinator_url.empty()) return run_on_coordinator(*scenario, *plan, args);
   return run_plan_here(*scenario, *plan, args);
 }
 

@@ -15,6 +15,9 @@ enum class ExitCode : int {
   Ok = 0,
   ThresholdsFailed = 1,  ///< the run finished and at least one threshold was breached
   Usage = 2,             ///< bad flags, an invalid scenario or plan, a Python error
+  /// The run could not start or was cut short (--coordinator-url: the service is busy,
+  /// refused the token, cannot be reached, or its stream dropped).
+  CannotStart = 3,
 };
 
 /// `loadpilot run` flags, as parsed by cli_main.cpp.
@@ -34,6 +37,8 @@ struct RunArgs {
   SettingFlags settings;                             ///< --rps, --duration, --ramp-up, --mode, --steps as typed
   std::uint16_t metrics_port = 9090;                 ///< --metrics-port; 0: no metrics
   bool metrics_port_chosen = false;                  ///< given on the command line: a busy port is an error
+  /// --coordinator-url, else $LOADPILOT_COORDINATOR_URL: run on that coordinator service.
+  std::string coordinator_url;
 };
 
 /// Runs the command. The plan JSON (dry run), dashboard and summary go to stdout; errors,

@@ -19,32 +19,13 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "service"))
 
-from service_support import (API_TOKEN, NATS_TOKEN, NatsServer, Service, Stream, binary, free_port,  # noqa: E402
-                             get, no_leftovers, plan_for, post, promtool_check, raw_request, settled_total,
-                             start_agent, target_total, wait_for)
+from service_support import (API_TOKEN, NATS_TOKEN, NatsServer, Service, Stream, binary, cluster,  # noqa: E402
+                             free_port, get, no_leftovers, plan_for, post, promtool_check, raw_request, service,
+                             settled_total, start_agent, target_total, wait_for)
 
-_ = no_leftovers  # the session fixture: no agent, coordinator or nats-server left behind
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    """nats-server (token), agents agent-0 and agent-1, and the service (--serve-agents 2)."""
-    nats = NatsServer(token=NATS_TOKEN)
-    agents = [start_agent(nats.url, f"agent-{i}", NATS_TOKEN) for i in range(2)]
-    service = Service(nats, agents=2)
-    service.wait_ready()
-    yield service
-    service.close()
-    for a in agents:
-        a.stop(timeout=10)
-        a.close()
-    nats.close()
-
-
-@pytest.fixture
-def service(cluster):
-    cluster.wait_ready()  # the agents of the previous test's run are idle again
-    return cluster
+# Fixtures: no_leftovers (session: no agent, coordinator or nats-server left behind), and
+# cluster / service (one nats-server, two agents and the service for the module).
+_ = (no_leftovers, cluster, service)
 
 
 def test_the_stream_arrives_line_by_line_and_ends_with_the_verdict(service, target):

@@ -27,6 +27,8 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
+
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "integration"))
 
 from distributed_support import NatsServer, Proc, leftovers, no_leftovers, wait_for  # noqa: E402,F401
@@ -186,3 +188,26 @@ def raw_request(port: int, head: str, timeout: float = 10) -> str:
                 break
             chunks.append(data)
     return b"".join(chunks).decode(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """nats-server (token), agents agent-0 and agent-1, and the service (--serve-agents 2),
+    shared by a test module: agents are persistent, so every test is also a next run."""
+    nats = NatsServer(token=NATS_TOKEN)
+    agents = [start_agent(nats.url, f"agent-{i}", NATS_TOKEN) for i in range(2)]
+    service = Service(nats, agents=2)
+    service.wait_ready()
+    yield service
+    service.close()
+    for a in agents:
+        a.stop(timeout=10)
+        a.close()
+    nats.close()
+
+
+@pytest.fixture
+def service(cluster):
+    """The module's service, once the previous test's run is over and its agents idle."""
+    cluster.wait_ready()
+    return cluster
