@@ -295,6 +295,12 @@ class Watchdog {
 
 }  // namespace
 
+std::optional<std::string> coordinator_url_problem(const std::string& url) {
+  auto where = endpoint_of(url);
+  if (where) return std::nullopt;
+  return where.error().message + " (" + where.error().hint + ")";
+}
+
 Result<RemoteRunResult> run_remote(const core::Plan& plan, const RemoteRunOptions& options) {
   auto where = endpoint_of(options.coordinator_url);
   if (!where) return std::move(where).error();

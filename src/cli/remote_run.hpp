@@ -56,6 +56,10 @@ struct RemoteRunResult {
   std::optional<std::vector<metrics::ThresholdResult>> thresholds;
 };
 
+/// Why `url` cannot be a --coordinator-url, as a problem line; nullopt when it can
+/// (checked with the scenario's problems, before any on_start runs).
+std::optional<std::string> coordinator_url_problem(const std::string& url);
+
 /// POSTs `plan` and reads the stream to its last line. Errors, one line each (plus
 /// every validation problem for a 400), with a hint:
 ///   ErrorCode::Invalid      the URL is not http(s)://; the service refused the plan

@@ -59,6 +59,12 @@ std::uint64_t Pacer::backlog(Clock::time_point now) const noexcept {
   return schedule_.backlog(secs_at(now));
 }
 
+std::uint64_t Pacer::stop(Clock::time_point now) noexcept {
+  if (closed_ || !started_) return 0;
+  if (now >= end_) return close(now);
+  return close(now - metrics::kLateAfter);
+}
+
 std::uint64_t Pacer::close(Clock::time_point now) noexcept {
   if (closed_ || !started_) return 0;
   std::uint64_t n = 0;

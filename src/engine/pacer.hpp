@@ -63,6 +63,11 @@ class Pacer {
   /// and never sent is dropped; the later ones were never due and are not counted.
   /// Nothing is due afterwards. Returns how many were dropped.
   std::uint64_t close(Clock::time_point now) noexcept;
+  /// A stop (Ctrl+C, SIGTERM, the coordinator) at `now`: like close(), but only the
+  /// iterations already late at the stop (due kLateAfter or more before it) are
+  /// dropped; one due just now was on time, and the stop, not the generator, is why it
+  /// is not sent. Returns how many were dropped.
+  std::uint64_t stop(Clock::time_point now) noexcept;
 
   /// Iterations due at or after `until_secs` (seconds after the start) are not this
   /// pacer's to fire unless the lease is extended; +infinity = no lease. A lease never

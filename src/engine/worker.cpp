@@ -342,7 +342,9 @@ void Worker::apply_stop(Clock::time_point now) noexcept {
   const int level = stop_level_.load(std::memory_order_acquire);
   if (level == 0 || phase_ == Phase::Done) return;
   if (phase_ != Phase::Interrupting) {
-    if (phase_ == Phase::Sending) close_lanes(now);  // due by now and unsent: dropped
+    if (phase_ == Phase::Sending) {
+      for (Lane& lane : lanes_) lane.pacer.stop(now);  // already late and unsent: dropped
+    }
     phase_ = Phase::Interrupting;
     stopping_ = true;
     grace_end_ = now + config_.grace;

@@ -40,6 +40,19 @@ class Remote:
 '''
 
 
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def projects(tmp_path: pathlib.Path, rps: int = 20, duration: str = "3s") -> pathlib.Path:
+    """examples/projects.py (the seed's ProjectCRUDFlow: on_start logs in, on_stop deletes), shortened."""
+    source = (REPO / "examples" / "projects.py").read_text()
+    source = source.replace('rps=5, duration="2m", ramp_up="20s"', f'rps={rps}, duration="{duration}", ramp_up="0"')
+    assert f"rps={rps}" in source
+    path = tmp_path / "projects.py"
+    path.write_text(source)
+    return path
+
+
 def write_scenario(tmp_path: pathlib.Path, text: str = SCENARIO) -> pathlib.Path:
     path = tmp_path / "remote.py"
     path.write_text(text)
@@ -74,6 +87,23 @@ def test_a_run_on_the_coordinator_renders_the_summary_and_writes_every_output(se
     assert "All thresholds passed" in out.stdout  # the summary, rendered from the stream
     assert report.read_text().startswith("<!DOCTYPE html>")
     assert "<testsuite" in junit.read_text()
+
+
+def test_the_pre_auth_pool_goes_in_the_plan_and_on_stop_runs_here_after_the_run(service, target, tmp_path):
+    results = tmp_path / "r.json"
+
+    out = loadpilot("run", projects(tmp_path), "--target", target.url, "--coordinator-url", service.api,
+                    "--vusers", "4", "--metrics-port", 0, "--results-json", results,
+                    env=cli_env(LOADPILOT_API_TOKEN=API_TOKEN))
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    stats, doc = target.stats(), json.loads(results.read_text())
+    assert stats["by_path"]["/auth/login"] == 4                   # on_start once per virtual user, here
+    assert stats["by_method"]["DELETE"] == 1                       # the last on_stop, here, after the run
+    assert len(stats["by_authorization"]) == 4                     # each user's token reached the target via the agents
+    assert doc["requests_total"] == stats["total"] - 6 == 60      # 20 rps x 3 s; 4 logins, create, delete apart
+    assert doc["setup"] == {"requests": 6, "errors": 0}
+    assert sorted(a["id"] for a in doc["agents"]) == ["agent-0", "agent-1"]
 
 
 def test_the_url_can_come_from_loadpilot_coordinator_url(service, target, tmp_path):
@@ -182,11 +212,11 @@ def test_a_dropped_stream_is_an_error_not_a_hang(target, tmp_path):
         nats.close()
 
 
-def test_ctrl_c_stops_the_remote_run_and_still_prints_the_summary(service, target, tmp_path):
+def test_ctrl_c_stops_the_remote_run_runs_on_stop_and_still_writes_the_results(service, target, tmp_path):
     results = tmp_path / "r.json"
-    cli = subprocess.Popen([str(binary("loadpilot")), "run", write_scenario(tmp_path, SCENARIO.replace('"3s"', '"60s"')),
-                            "--target", target.url, "--coordinator-url", service.api, "--metrics-port", "0",
-                            "--results-json", str(results)],
+    cli = subprocess.Popen([str(binary("loadpilot")), "run", str(projects(tmp_path, rps=20, duration="60s")),
+                            "--target", target.url, "--coordinator-url", service.api, "--vusers", "2",
+                            "--metrics-port", "0", "--results-json", str(results)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
                            env=cli_env(LOADPILOT_API_TOKEN=API_TOKEN))
     try:
@@ -202,6 +232,8 @@ def test_ctrl_c_stops_the_remote_run_and_still_prints_the_summary(service, targe
     doc = json.loads(results.read_text())
     assert cli.returncode == 0, out + err
     assert doc["stopped"] is True
-    assert doc["requests_total"] == settled_total(target) < 20 * 60
     assert "stopping the run on the coordinator" in err
+    stats = target.stats()
+    assert stats["by_method"]["DELETE"] == 1  # on_stop ran here after the stop
+    assert 0 < doc["requests_total"] == settled_total(target) - 4 < 20 * 60  # 2 logins, create, delete apart
     service.wait_ready()  # the service is free again

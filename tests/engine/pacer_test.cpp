@@ -124,6 +124,33 @@ TEST(Pacer, ClosingAtAStopDropsWhatWasDueButNotWhatWasNeverDue) {
   EXPECT_FALSE(pacer.due(clock.now() + 1h));
 }
 
+TEST(Pacer, AStopDropsOnlyWhatWasAlreadyLate) {
+  FakeClock clock;
+  Profile profile(Mode::Constant, 10, 10, 0, 1);  // due every 100 ms
+  Pacer pacer(profile, 0, 1);
+  pacer.start_at(clock.now());
+  pacer.take(clock.now());
+  clock.advance(302ms);  // 1 and 2 are late (202 and 102 ms), 3 is due 2 ms ago: on time
+
+  EXPECT_EQ(pacer.stop(clock.now()), 2u);
+
+  EXPECT_EQ(pacer.dropped(), 2u);
+  EXPECT_FALSE(pacer.due(clock.now() + 1h));
+}
+
+TEST(Pacer, AStopJustAfterADueTimeDropsNothing) {
+  FakeClock clock;
+  Profile profile(Mode::Constant, 10, 10, 0, 1);
+  Pacer pacer(profile, 0, 1);
+  pacer.start_at(clock.now());
+  pacer.take(clock.now());
+  clock.advance(105ms);  // iteration 1 due 5 ms ago: the stop, not the generator, keeps it
+
+  EXPECT_EQ(pacer.stop(clock.now()), 0u);
+  EXPECT_EQ(pacer.dropped(), 0u);
+  EXPECT_EQ(pacer.sent(), 1u);
+}
+
 TEST(Pacer, SharesSplitTheSequenceSoTheTotalIsExact) {
   FakeClock clock;
   Profile profile(Mode::Constant, 3, 10, 0, 1);
