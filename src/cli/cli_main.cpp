@@ -11,6 +11,7 @@
 #include "cli/compare.hpp"
 #include "cli/init_command.hpp"
 #include "cli/metrics_endpoint.hpp"
+#include "cli/remote_run.hpp"
 #include "cli/results.hpp"
 #include "cli/run_command.hpp"
 #include "cli/terminal.hpp"
@@ -89,6 +90,11 @@ void add_run_options(CLI::App& run, RunArgs& args, std::string& metrics_port) {
                  "How long to wait for the agents to register (default: 30s with --agents, 5m with "
                  "--external-agents)")
       ->type_name("D");
+  run.add_option("--coordinator-url", args.coordinator_url,
+                 "Run on a coordinator service (loadpilot-coordinator --serve), e.g. http://localhost:8080; "
+                 "its API token from $LOADPILOT_API_TOKEN (default: $LOADPILOT_COORDINATOR_URL, else off)")
+      ->type_name("URL")
+      ->envname(kCoordinatorUrlEnv);
 }
 
 }  // namespace

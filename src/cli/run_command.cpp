@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/overrides.hpp"
+#include "cli/remote_run.hpp"
 #include "cli/report.hpp"
 #include "cli/run_display.hpp"
 #include "cli/run_on_agents.hpp"
@@ -157,6 +158,66 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
   return passed ? ExitCode::Ok : ExitCode::ThresholdsFailed;
 }
 
+/// --coordinator-url: the plan runs on a coordinator service; its stream drives the same
+/// dashboard, summary, outputs and exit codes as a run here (cli/remote_run.hpp). A
+/// scenario with on_start/on_stop gets the pre-auth pool as with --agents: on_start here,
+/// the users' calls in the plan, on_stop after the run (on every way out).
+ExitCode run_on_coordinator(const python::ScenarioInfo& scenario, core::Plan plan, const RunArgs& args) {
+  StopSignals signals;
+  const std::uint32_t pool_users = preauth_pool_size(scenario, plan);
+  print_distributed_notes(scenario, plan);
+
+  // Declared in this order so that the pool (on_stop) goes before the display.
+  std::unique_ptr<RunDisplay> display;
+  python::PreAuthPool pool;
+  if (!args.dry_run) {
+    auto started = RunDisplay::start(plan, display_options(args, "static"));
+    if (!started) {
+      print_error(started.error());  // before any traffic
+      return ExitCode::Usage;
+    }
+    display = std::move(*started);
+  }
+  if (auto out = fill_preauth_pool(scenario, plan, pool_users, pool)) return *out;
+  if (args.dry_run) {
+    std::printf("%s\n", core::plan_to_json(plan, /*pretty=*/true).c_str());
+    std::fflush(stdout);
+    pool.stop();  // on_stop after --dry-run too, as with --agents
+    return ExitCode::Ok;
+  }
+
+  RemoteRunOptions options;
+  options.coordinator_url = args.coordinator_url;
+  if (const char* token = std::getenv(kApiTokenEnv)) options.api_token = token;
+  options.stop = &stop_requested();
+  options.stop_now = &stop_now_requested();
+  options.on_snapshot = [&display](const metrics::Snapshot& s, const metrics::RunStats* stats) {
+    display->show(s);
+    if (stats != nullptr) display->keep(s, *stats);
+  };
+  options.on_note = [&display](std::string_view line) { display->say("note: " + std::string(line)); };
+
+  RunEnd end;
+  end.started_at = unix_now();
+  Result<RemoteRunResult> result = run_remote(plan, options);
+  end.finished_at = unix_now();
+  display->stop_live();
+  if (!result) {
+    print_error(result.error());
+    return result.error().code == ErrorCode::Invalid ? ExitCode::Usage : ExitCode::CannotStart;
+  }
+  if (pool_users > 0) {
+    const python::SetupCounts setup = pool.stop();
+    end.setup = SetupStats{setup.requests, setup.errors};
+  }
+  end.final = std::move(result->final_snapshot);
+  end.stats = result->stats.value_or(metrics::RunStats(plan.tasks.size()));
+  end.thresholds = result->thresholds.value_or(metrics::evaluate_thresholds(plan.thresholds, end.final));
+  const bool passed = metrics::all_passed(end.thresholds);
+  if (!display->finish(std::move(end))) return ExitCode::Usage;
+  return passed ? ExitCode::Ok : ExitCode::ThresholdsFailed;
+}
+
 }  // namespace
 
 double unix_now() {
@@ -232,10 +293,18 @@ ExitCode run_command(const RunArgs& args) {
   std::optional<std::uint32_t> vusers;
   if (!args.vusers.empty()) vusers = parse_count("--vusers", args.vusers, UINT32_MAX, problems);
   const std::optional<Distribution> distribution = parse_distribution(args, problems);
+  const bool remote = !args.coordinator_url.empty();
+  if (remote) {
+    if (auto problem = coordinator_url_problem(args.coordinator_url)) problems.push_back(*problem);
+    if (!args.agents.empty() || !args.external_agents.empty()) {
+      problems.push_back("--coordinator-url runs the plan on the service's agents: it cannot be combined with "
+                         "--agents or --external-agents (unset LOADPILOT_COORDINATOR_URL for a run on your own)");
+    }
+  }
 
   python::BuildOptions options;
   options.target_url = args.target_url;
-  options.distributed = !args.agents.empty() || !args.external_agents.empty();
+  options.distributed = remote || !args.agents.empty() || !args.external_agents.empty();
   auto plan = python::build_plan(*scenario, options);
   if (!plan && !is_problem_list(plan.error())) {
     print_error(plan.error());  // an on_start traceback, or a bug
@@ -265,6 +334,7 @@ ExitCode run_command(const RunArgs& args) {
   }
 
   if (distribution) return run_on_agents(*scenario, std::move(*plan), *distribution, args);
+  if (remote) return run_on_coordinator(*scenario, std::move(*plan), args);
   print_mode_note(*scenario, *plan, args.dry_run);
   if (args.dry_run) {
     std::printf("%s\n", core::plan_to_json(*plan, /*pretty=*/true).c_str());

@@ -19,8 +19,10 @@ enum class ExitCode : int {
   Ok = 0,
   ThresholdsFailed = 1,  ///< the run finished and at least one threshold was breached
   Usage = 2,             ///< bad flags, an invalid scenario or plan, a Python error
-  /// Distributed: the run could not start (the agents did not come, NATS refused the
-  /// connection or the token, the broker's port is taken, an agent cannot run the plan).
+  /// The run could not start or was cut short: on agents (they did not come, NATS refused
+  /// the connection or the token, the broker's port is taken, an agent cannot run the plan);
+  /// with --coordinator-url (the service is busy, refused the token, cannot be reached, or
+  /// its stream dropped).
   CannotStart = 3,
 };
 
@@ -48,6 +50,8 @@ struct RunArgs {
   std::string nats_url;                              ///< --nats-url URL: that server instead of the embedded broker
   std::string nats_token;                            ///< --nats-token, else $NATS_TOKEN; empty: none (local agents: random)
   std::string wait_for_agents;                       ///< --wait-for-agents D; empty: 30s (local), 5m (external)
+  /// --coordinator-url, else $LOADPILOT_COORDINATOR_URL: run on that coordinator service.
+  std::string coordinator_url;
 };
 
 /// Runs the command. The plan JSON (dry run), dashboard and summary go to stdout; errors,

@@ -74,14 +74,50 @@ void print_distributed_notes(const python::ScenarioInfo& scenario, const core::P
   }
 }
 
-/// Virtual users of the pre-auth pool: vusers, else Python mode's default for the
-/// rate; none when there is no on_start or on_stop to run.
-std::uint32_t pool_size(const python::ScenarioInfo& scenario, const core::Plan& plan) {
+}  // namespace
+
+std::uint32_t preauth_pool_size(const python::ScenarioInfo& scenario, const core::Plan& plan) {
   if (!scenario.has_on_start && !scenario.has_on_stop) return 0;
   return plan.vusers ? plan.vusers : python::VUserPool::default_size(plan.rps);
 }
 
-}  // namespace
+void print_distributed_notes(const python::ScenarioInfo& scenario, const core::Plan& plan) {
+  print_distributed_notes(scenario, plan, preauth_pool_size(scenario, plan));
+}
+
+std::optional<ExitCode> fill_preauth_pool(const python::ScenarioInfo& scenario, core::Plan& plan,
+                                          std::uint32_t users, python::PreAuthPool& pool) {
+  if (users == 0) return std::nullopt;
+  auto started = python::PreAuthPool::start(scenario, plan, {users, &stop_requested(), &stop_now_requested()});
+  if (!started) {
+    print_error(started.error());  // the first on_start's traceback: never run unauthenticated
+    return ExitCode::Usage;
+  }
+  pool = std::move(*started);
+  if (pool.stopped_early()) {
+    pool.stop();
+    std::fprintf(stderr, "stopped during on_start of the pre-auth pool: no agent was given the plan\n");
+    return ExitCode::Ok;
+  }
+  auto captured = pool.capture();
+  if (!captured) {
+    print_error(captured.error());
+    return ExitCode::Usage;
+  }
+  std::vector<std::string> problems = std::move(captured->problems);
+  if (captured->users.empty()) problems.push_back("every virtual user's on_start failed: there is no user to run");
+  plan.vuser_configs = std::move(captured->users);
+  for (auto& p : core::validate(plan)) problems.push_back(std::move(p));
+  if (!problems.empty()) {
+    print_problems("scenario " + scenario.name + " cannot run on agents:", problems);
+    return ExitCode::Usage;  // the pool's on_stop runs on the way out
+  }
+  if (captured->failed > 0) {
+    std::fprintf(stderr, "note: %u of %u virtual users failed on_start (the first traceback is above) and are left out: agents rotate through the other %zu\n",
+                 captured->failed, pool.size(), plan.vuser_configs.size());
+  }
+  return std::nullopt;
+}
 
 std::optional<Distribution> parse_distribution(const RunArgs& args, std::vector<std::string>& problems) {
   const std::size_t before = problems.size();
@@ -135,7 +171,7 @@ std::optional<Distribution> parse_distribution(const RunArgs& args, std::vector<
 ExitCode run_on_agents(const python::ScenarioInfo& scenario, core::Plan plan, const Distribution& d,
                        const RunArgs& args) {
   StopSignals signals;
-  const std::uint32_t pool_users = pool_size(scenario, plan);
+  const std::uint32_t pool_users = preauth_pool_size(scenario, plan);
   print_distributed_notes(scenario, plan, pool_users);
 
   // Declared in this order so that they stop in the reverse: the local agents first,
@@ -183,36 +219,7 @@ ExitCode run_on_agents(const python::ScenarioInfo& scenario, core::Plan plan, co
     }
   }
 
-  if (pool_users > 0) {
-    auto started = python::PreAuthPool::start(scenario, plan, {pool_users, &stop_requested(), &stop_now_requested()});
-    if (!started) {
-      print_error(started.error());  // the first on_start's traceback: never run unauthenticated
-      return ExitCode::Usage;
-    }
-    pool = std::move(*started);
-    if (pool.stopped_early()) {
-      pool.stop();
-      std::fprintf(stderr, "stopped during on_start of the pre-auth pool: no agent was given the plan\n");
-      return ExitCode::Ok;
-    }
-    auto captured = pool.capture();
-    if (!captured) {
-      print_error(captured.error());
-      return ExitCode::Usage;
-    }
-    std::vector<std::string> problems = std::move(captured->problems);
-    if (captured->users.empty()) problems.push_back("every virtual user's on_start failed: there is no user to run");
-    plan.vuser_configs = std::move(captured->users);
-    for (auto& p : core::validate(plan)) problems.push_back(std::move(p));
-    if (!problems.empty()) {
-      print_problems("scenario " + scenario.name + " cannot run on agents:", problems);
-      return ExitCode::Usage;  // the pool's on_stop runs on the way out
-    }
-    if (captured->failed > 0) {
-      std::fprintf(stderr, "note: %u of %u virtual users failed on_start (the first traceback is above) and are left out: agents rotate through the other %zu\n",
-                   captured->failed, pool.size(), plan.vuser_configs.size());
-    }
-  }
+  if (auto out = fill_preauth_pool(scenario, plan, pool_users, pool)) return *out;
   if (args.dry_run) {
     std::printf("%s\n", core::plan_to_json(plan, /*pretty=*/true).c_str());
     std::fflush(stdout);

@@ -20,6 +20,7 @@
 
 #include "cli/run_command.hpp"
 #include "core/plan.hpp"
+#include "python/preauth_pool.hpp"
 #include "python/scenario.hpp"
 
 namespace lp::cli {
@@ -38,6 +39,21 @@ struct Distribution {
 /// The distributed flags of `args`: nullopt when there are none (a run here) or when
 /// they have problems, each added to `problems` (listed with the scenario's).
 std::optional<Distribution> parse_distribution(const RunArgs& args, std::vector<std::string>& problems);
+
+/// The pre-auth pool's size for `plan`: vusers, else Python mode's default for the rate;
+/// 0 when the scenario has no on_start or on_stop to run.
+std::uint32_t preauth_pool_size(const python::ScenarioInfo& scenario, const core::Plan& plan);
+
+/// What runs where (checks not run on agents, the pool), said once before anything is sent.
+void print_distributed_notes(const python::ScenarioInfo& scenario, const core::Plan& plan);
+
+/// With `users` > 0: starts the pre-auth pool into `pool` (on_start for each user) and
+/// puts the calls captured per user into plan.vuser_configs, validated. nullopt: go on
+/// (the caller stops the pool after the run); else the way out, said on stderr: Usage
+/// (the first on_start failed, a task agents cannot replay), Ok (Ctrl+C during
+/// on_start). Shared by run_on_agents and `--coordinator-url` (run_command.cpp).
+std::optional<ExitCode> fill_preauth_pool(const python::ScenarioInfo& scenario, core::Plan& plan,
+                                          std::uint32_t users, python::PreAuthPool& pool);
 
 /// Runs `plan` (built with BuildOptions::distributed, validated) on the agents.
 /// ExitCode::Usage: the first on_start failed (its traceback), a task agents cannot

@@ -36,7 +36,8 @@ struct MetricsServer::Impl {
   std::uint16_t port = 0;
   std::atomic<bool> finished{false};  // listen_after_bind returned
   std::mutex mu;
-  std::string text;  // guarded by mu
+  std::string text;                    // guarded by mu
+  std::function<std::string()> live;   // guarded by mu (copied out to call)
 };
 
 MetricsServer::MetricsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -53,10 +54,13 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& h
   self->http.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
   self->http.Get("/metrics", [self](const httplib::Request&, httplib::Response& res) {
     std::string body;
+    std::function<std::string()> live;
     {
       std::lock_guard lock(self->mu);
       body = self->text;
+      live = self->live;
     }
+    if (live) body += live();
     res.set_content(std::move(body), std::string(metrics::kPrometheusContentType).c_str());
   });
   self->http.Get("/", [](const httplib::Request&, httplib::Response& res) {
@@ -96,6 +100,11 @@ MetricsServer::~MetricsServer() {
 void MetricsServer::publish(std::string exposition) {
   std::lock_guard lock(impl_->mu);
   impl_->text = std::move(exposition);
+}
+
+void MetricsServer::set_live(std::function<std::string()> live) {
+  std::lock_guard lock(impl_->mu);
+  impl_->live = std::move(live);
 }
 
 std::uint16_t MetricsServer::port() const noexcept { return impl_->port; }
