@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 5
 
-.PHONY: all deps build asan-build tsan-build fuzz-build test test-sanitize test-deploy fuzz demo bench clean
+.PHONY: all deps build asan-build tsan-build fuzz-build test test-sanitize test-deploy package test-package fuzz demo bench clean
 
 all: build
 
@@ -63,6 +63,27 @@ fuzz: fuzz-build
 test-deploy: build
 	@LOADPILOT_DEPLOY_DEPS=1 ./scripts/install-deps.sh
 	@./deploy/test-deploy.sh
+
+# The Debian packages loadpilot-agent_<version>_amd64.deb and loadpilot_<version>_amd64.deb
+# in $(BUILD)/packages/ (docs/install.md). CMake runs again so that a help2man installed
+# since the first configure is found. With LOADPILOT_PACKAGE_URL=https://HOST/DIR (where
+# both are published), also $(BUILD)/packages/install.sh, which installs from there.
+package: build
+	cmake $(BUILD) > /dev/null
+	rm -f $(BUILD)/packages/*.deb $(BUILD)/packages/install.sh
+	cd $(BUILD) && cpack -G DEB
+	@if [ -n "$(LOADPILOT_PACKAGE_URL)" ]; then \
+	  cmake -DLP_INSTALLER_URL="$(LOADPILOT_PACKAGE_URL)" -DLP_INSTALLER_IN=scripts/install.sh \
+	        -DLP_INSTALLER_OUT=$(BUILD)/packages/install.sh \
+	        -DLP_INSTALLER_VERSION=$$(sed -n 's/^project(loadpilot VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt) \
+	        -P cmake/package.cmake; \
+	fi
+
+# Both packages installed into a fresh Debian 12 root and used there (docs/install.md):
+# the agent against a coordinator outside the root, the CLI, install.sh, the systemd unit.
+test-package: package
+	@LOADPILOT_PACKAGE_DEPS=1 ./scripts/install-deps.sh
+	@LOADPILOT_BUILD=$(BUILD) ./tests/package/test-package.sh
 
 demo: build
 	@./scripts/demo.sh

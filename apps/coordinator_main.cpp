@@ -6,14 +6,17 @@
 //   loadpilot-coordinator --agents 4 < plan.json             4 local agents, embedded broker on loopback
 //   loadpilot-coordinator --external-agents 2 < plan.json    embedded broker on 0.0.0.0:4222, agents elsewhere
 //   loadpilot-coordinator --external-agents 2 --nats-url nats://nats:4222 < plan.json
+//   loadpilot-coordinator --serve --nats-url nats://nats:4222 --serve-agents 4
+//                                                            the service: POST /run on :8080, Prometheus on :9090
 //
 // SIGINT / SIGTERM stop sending; requests in flight get 2 s, then count as
 // `interrupted`. A second signal cuts them off at once. Either way the final snapshot is
 // printed (and local agents are stopped: SIGTERM, then SIGKILL after 5 s).
 //
-// Exit codes: 0 the run completed (or was stopped by SIGINT/SIGTERM), 2 bad flags, bad
-// JSON or an invalid plan (every problem on stderr), 3 the run could not start (a host
-// did not resolve; the agents did not come; the NATS server refused the token).
+// Exit codes: 0 the run completed (or was stopped by SIGINT/SIGTERM; with --serve: the
+// service stopped by SIGINT/SIGTERM), 2 bad flags, bad JSON or an invalid plan (every
+// problem on stderr), 3 the run (or the service) could not start (a host did not
+// resolve; the agents did not come; the NATS server refused the token; a port in use).
 
 #include <signal.h>
 #include <unistd.h>
@@ -37,6 +40,7 @@
 #include "core/duration.hpp"
 #include "core/plan_json.hpp"
 #include "engine/runner.hpp"
+#include "service/coordinator_service.hpp"
 
 namespace {
 
@@ -57,10 +61,22 @@ void on_signal(int) {
   }
 }
 
+void install_signal_handlers() {
+  struct sigaction sa{};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
 constexpr const char* kUsage =
     "usage: loadpilot-coordinator [--plan FILE] [--agents N | --external-agents N]\n"
     "                             [--nats-url URL] [--nats-token T] [--broker-addr ADDR:PORT]\n"
     "                             [--wait-for-agents DURATION]\n"
+    "       loadpilot-coordinator --serve [--listen ADDR:PORT] [--metrics-listen ADDR:PORT]\n"
+    "                             [--nats-url URL | --broker-addr ADDR:PORT] [--nats-token T]\n"
+    "                             [--serve-agents N] [--wait-for-agents DURATION]\n"
     "  Reads a plan JSON on stdin (or from FILE), runs it and prints metric snapshots as\n"
     "  ndjson on stdout. See docs/architecture.md for the plan fields.\n"
     "  --agents N            run on N loadpilot-agent processes started on this machine\n"
@@ -72,7 +88,16 @@ constexpr const char* kUsage =
     "  --nats-url URL        use this NATS server instead of the embedded broker\n"
     "  --nats-token T        NATS auth token (env NATS_TOKEN)\n"
     "  --wait-for-agents D   how long to wait for the agents (default 30s for --agents,\n"
-    "                        5m for --external-agents)\n";
+    "                        5m for --external-agents, 30s per plan with --serve)\n"
+    "  --serve               run as a service (the Kubernetes pod): POST /run takes a plan\n"
+    "                        and streams ndjson back, POST /stop, GET /healthz, GET /readyz;\n"
+    "                        it uses the agents connected to NATS (docs/distributed.md)\n"
+    "  --listen A:P          where the API listens (default 0.0.0.0:8080)\n"
+    "  --metrics-listen A:P  where Prometheus metrics are served (default 0.0.0.0:9090)\n"
+    "  --serve-agents N      agents a run needs; /readyz waits for them (default: every\n"
+    "                        agent connected when a plan comes, at least one)\n"
+    "  env LOADPILOT_API_TOKEN  with --serve: POST /run and /stop need\n"
+    "                        'Authorization: Bearer <token>' (without it the API is open)\n";
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "loadpilot-coordinator: %s\n%s", message.c_str(), kUsage);
@@ -110,7 +135,66 @@ struct Flags {
   std::uint32_t agents = 0, external = 0;
   std::string nats_url, token, broker_addr;
   std::optional<double> wait_secs;
+  bool serve = false;
+  std::string listen, metrics_listen;
+  std::optional<std::uint32_t> serve_agents;
 };
+
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+/// ADDR:PORT, [IPv6]:PORT; nullopt when it is not one.
+std::optional<HostPort> parse_host_port(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  const std::string port = text.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port) > 65535) {
+    return std::nullopt;
+  }
+  HostPort out{text.substr(0, colon), static_cast<std::uint16_t>(std::stoul(port))};
+  if (out.host.front() == '[') {
+    if (out.host.size() < 3 || out.host.back() != ']') return std::nullopt;
+    out.host = out.host.substr(1, out.host.size() - 2);
+  }
+  return out;
+}
+
+int run_serve(const Flags& f) {
+  lp::service::ServiceOptions o;
+  if (!f.listen.empty()) {
+    const auto hp = *parse_host_port(f.listen);
+    o.listen_host = hp.host;
+    o.listen_port = hp.port;
+  }
+  if (!f.metrics_listen.empty()) {
+    const auto hp = *parse_host_port(f.metrics_listen);
+    o.metrics_host = hp.host;
+    o.metrics_port = hp.port;
+  }
+  o.agents = f.serve_agents.value_or(0);
+  o.wait_for_agents = std::chrono::milliseconds(static_cast<std::int64_t>(f.wait_secs.value_or(30.0) * 1000));
+  if (const char* t = std::getenv("LOADPILOT_API_TOKEN")) o.api_token = t;
+  o.coordinator.token = f.token;
+  if (!f.nats_url.empty()) {
+    o.coordinator.nats_urls = {f.nats_url};
+  } else {
+    const auto hp = *parse_host_port(f.broker_addr.empty() ? "0.0.0.0:4222" : f.broker_addr);
+    o.coordinator.broker_addr = hp.host;
+    o.coordinator.broker_port = hp.port;
+  }
+  auto service = lp::service::CoordinatorService::start(std::move(o));
+  if (!service) {
+    print_error("", service.error());
+    return 3;
+  }
+  // The service runs on its own threads; this one only waits for SIGINT / SIGTERM.
+  while (!g_stop.load()) ::usleep(100'000);
+  (*service)->shutdown(&g_stop_now);
+  return 0;
+}
 
 int run_local(const lp::core::Plan& plan) {
   lp::engine::RunOptions options;
@@ -212,11 +296,23 @@ int main(int argc, char** argv) {
     } else if (arg == "--version") {
       std::puts("loadpilot-coordinator " LOADPILOT_VERSION);
       return 0;
+    } else if (arg == "--serve") {
+      f.serve = true;
     } else if (arg == "--plan" || arg == "--agents" || arg == "--external-agents" || arg == "--nats-url" ||
-               arg == "--nats-token" || arg == "--broker-addr" || arg == "--wait-for-agents") {
+               arg == "--nats-token" || arg == "--broker-addr" || arg == "--wait-for-agents" || arg == "--listen" ||
+               arg == "--metrics-listen" || arg == "--serve-agents") {
       auto v = value();
       if (!v) return usage_error(arg + " needs a value");
       if (arg == "--plan") f.plan_path = *v;
+      if (arg == "--listen" || arg == "--metrics-listen") {
+        if (!parse_host_port(*v)) return usage_error(arg + " must be ADDR:PORT (e.g. 0.0.0.0:8080), got '" + *v + "'");
+        (arg == "--listen" ? f.listen : f.metrics_listen) = *v;
+      }
+      if (arg == "--serve-agents") {
+        auto n = *v == "0" ? std::optional<std::uint32_t>(0) : count_of(*v);
+        if (!n) return usage_error("--serve-agents must be a whole number of agents (0: any connected), got '" + *v + "'");
+        f.serve_agents = *n;
+      }
       if (arg == "--nats-url") f.nats_url = *v;
       if (arg == "--nats-token") f.token = *v;
       if (arg == "--broker-addr") f.broker_addr = *v;
@@ -234,25 +330,35 @@ int main(int argc, char** argv) {
       return usage_error("unknown argument '" + arg + "'");
     }
   }
+  if (f.serve) {
+    if (f.agents > 0 || f.external > 0 || !f.plan_path.empty()) {
+      return usage_error(std::string(!f.plan_path.empty() ? "--plan" : f.agents > 0 ? "--agents" : "--external-agents") +
+                         " cannot be combined with --serve: the service takes plans by POST /run and uses the agents "
+                         "connected to NATS (--serve-agents N)");
+    }
+  } else if (!f.listen.empty() || !f.metrics_listen.empty() || f.serve_agents) {
+    return usage_error(std::string(!f.listen.empty() ? "--listen" : !f.metrics_listen.empty() ? "--metrics-listen"
+                                                                                               : "--serve-agents") +
+                       " needs --serve");
+  }
   if (f.agents > 0 && f.external > 0) return usage_error("--agents and --external-agents cannot be combined: pick one");
   const bool distributed = f.agents > 0 || f.external > 0;
-  if (!distributed && (!f.nats_url.empty() || !f.broker_addr.empty())) {
+  if (!distributed && !f.serve && (!f.nats_url.empty() || !f.broker_addr.empty())) {
     return usage_error(std::string(f.nats_url.empty() ? "--broker-addr" : "--nats-url") +
                        " needs --agents N or --external-agents N");
   }
   if (!f.nats_url.empty() && !f.broker_addr.empty()) {
     return usage_error("--broker-addr is for the embedded broker; with --nats-url there is none");
   }
-  if (!f.broker_addr.empty()) {
-    const auto colon = f.broker_addr.rfind(':');
-    const std::string port = colon == std::string::npos ? "" : f.broker_addr.substr(colon + 1);
-    if (colon == std::string::npos || colon == 0 || port.empty() || port.size() > 5 ||
-        port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535) {
-      return usage_error("--broker-addr must be ADDR:PORT (e.g. 0.0.0.0:4222), got '" + f.broker_addr + "'");
-    }
+  if (!f.broker_addr.empty() && !parse_host_port(f.broker_addr)) {
+    return usage_error("--broker-addr must be ADDR:PORT (e.g. 0.0.0.0:4222), got '" + f.broker_addr + "'");
   }
   if (!f.nats_url.empty()) {
     if (auto urls = lp::cluster::normalize_nats_urls({f.nats_url}); !urls) return usage_error(urls.error().message);
+  }
+  if (f.serve) {
+    install_signal_handlers();
+    return run_serve(f);
   }
 
   std::string text;
@@ -273,12 +379,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  struct sigaction sa{};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  install_signal_handlers();
 
   return distributed ? run_distributed(*plan, f) : run_local(*plan);
 }

@@ -61,13 +61,14 @@ target_compile_definitions(lp_python PRIVATE LOADPILOT_PYTHON_EXECUTABLE="${LOAD
 # pybind11 types are hidden; our structs holding them must be too.
 set_target_properties(lp_python PROPERTIES CXX_VISIBILITY_PRESET hidden)
 
-# The CLI binary: the commands (run_command, cli_main: they drive the interpreter) on
+# The CLI binary: the commands (run_command, run_on_agents, cli_main: they drive the interpreter) on
 # top of lp_cli, the presentation library (dashboard, thresholds, results, summary).
 add_executable(loadpilot ${CMAKE_SOURCE_DIR}/apps/loadpilot_main.cpp
-                         ${CMAKE_SOURCE_DIR}/src/cli/run_command.cpp ${CMAKE_SOURCE_DIR}/src/cli/cli_main.cpp)
+                         ${CMAKE_SOURCE_DIR}/src/cli/run_command.cpp ${CMAKE_SOURCE_DIR}/src/cli/run_on_agents.cpp
+                         ${CMAKE_SOURCE_DIR}/src/cli/cli_main.cpp)
 target_link_libraries(loadpilot PRIVATE lp_cli)
 target_include_directories(loadpilot PRIVATE ${CMAKE_SOURCE_DIR}/src)
-target_link_libraries(loadpilot PRIVATE lp_python lp_engine lp_metrics lp_core nlohmann_json::nlohmann_json)
+target_link_libraries(loadpilot PRIVATE lp_python lp_cluster lp_engine lp_metrics lp_core nlohmann_json::nlohmann_json)
 
 # pytest on the DSL package itself and on the plans the binary builds.
 file(GLOB _lp_python_tests CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/python/test_*.py)

@@ -16,6 +16,7 @@ BUILD_PKGS=(
   libnats-dev                     # distributed mode: the official NATS C client (agents, coordinator)
   liburing-dev                    # io_uring submission for the engine's fixed-rate path
   clang libclang-rt-14-dev        # libFuzzer targets and the sanitizer builds
+  dpkg-dev help2man               # make package: dpkg-shlibdeps for Depends:, manual pages from --help
 )
 TEST_PKGS=(
   python3 python3-pytest          # black-box CLI tests (Debian's /usr/bin/python3)
@@ -38,6 +39,13 @@ DEPLOY_PKGS=(
   uidmap slirp4netns fuse-overlayfs   # podman and mmdebstrap without root
   mmdebstrap                      # the base image, made from the apt mirror (no registry needed)
 )
+# make test-package (LOADPILOT_PACKAGE_DEPS=1): both .deb packages installed into a fresh
+# Debian 12 root and checked there (tests/package/test-package.sh)
+PACKAGE_PKGS=(
+  lintian                         # the packages' policy check, every remaining tag overridden with a reason
+  mmdebstrap                      # the fresh root, made from the apt mirror
+  systemd-container               # systemd-nspawn boots that root to run the unit for real
+)
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
 # The Helm chart checks (deploy/helm-check.sh, part of make test) run helm from an npm
@@ -46,6 +54,7 @@ want+=(unzip)
 command -v npm >/dev/null || want+=(nodejs npm)
 [[ "${LOADPILOT_BENCH_DEPS:-0}" == 1 ]] && want+=("${BENCH_PKGS[@]}")
 [[ "${LOADPILOT_DEPLOY_DEPS:-0}" == 1 ]] && want+=("${DEPLOY_PKGS[@]}")
+[[ "${LOADPILOT_PACKAGE_DEPS:-0}" == 1 ]] && want+=("${PACKAGE_PKGS[@]}")
 
 missing=()
 for p in "${want[@]}"; do

@@ -126,6 +126,7 @@ def describe(cls: type) -> Dict[str, Any]:
         "has_on_start": _overrides(cls, "on_start"),
         "has_on_stop": _overrides(cls, "on_stop"),
         "has_checks": any(callable(getattr(cls, "check_" + name, None)) for name, _ in tasks),
+        "checked": [name for name, _ in tasks if callable(getattr(cls, "check_" + name, None))],
         "has_async": any(_is_async_function(getattr(cls, name)) for name, _ in tasks),
     }
 
@@ -219,13 +220,38 @@ class RecordedResponse(Response):
 #: responses after making calls (it needs the real ones).
 NEEDS_PYTHON_MODE = False
 
+#: Why each task needs Python at run time (task name -> the first reason found), filled
+#: beside NEEDS_PYTHON_MODE. Distributed mode refuses such a task: agents only replay
+#: captured calls.
+PYTHON_REASONS: Dict[str, str] = {}
+
+#: Distributed capture (see capture(distributed=True)): no notes on stderr (the binary
+#: turns PYTHON_REASONS into errors), every task compared over two runs, and an async
+#: task's first real suspension ends its capture.
+_DISTRIBUTED = False
+
+
+def _needs_python(task: Optional[str], reason: str, note: str) -> None:
+    """Records that `task` (None: on_start) needs Python at run time, and why; in a
+    local capture, says on stderr that it runs in Python mode."""
+    global NEEDS_PYTHON_MODE
+    NEEDS_PYTHON_MODE = True
+    if task is not None:
+        PYTHON_REASONS.setdefault(task, reason)
+    if not _DISTRIBUTED and note:
+        sys.stderr.write(note)
+
+
+class _Suspended(Exception):
+    """An async task awaited something other than a client call during a distributed
+    capture (asyncio.sleep, a future, another task)."""
+
 
 class RecordingClient(LoadClient):
     """A LoadClient that sends nothing: it records every call in order."""
 
     def batch(self, requests: List[Mapping[str, Any]]) -> List[Response]:
-        global NEEDS_PYTHON_MODE
-        NEEDS_PYTHON_MODE = True
+        _needs_python(self.task, "it calls client.batch, whose calls go out concurrently", "")
         return super().batch(requests)
 
     def __init__(self, task: Optional[str] = None) -> None:
@@ -245,21 +271,21 @@ class RecordingClient(LoadClient):
     def _notice_response_values(self, call: Call) -> None:
         """A call that sends a value read from an earlier response (a created id, a
         token) cannot be replayed from the plan: the task runs in Python mode instead."""
-        global NEEDS_PYTHON_MODE
-        if not _ISSUED or NEEDS_PYTHON_MODE:
+        if not _ISSUED or (NEEDS_PYTHON_MODE and not _DISTRIBUTED) or self.task in PYTHON_REASONS:
             return
         texts = [call["url"], call["body"].decode("utf-8", "replace")] + [v for _, v in call["headers"]]
         used = sorted(p for p in _ISSUED if any(p in t for t in texts))
         if used:
-            NEEDS_PYTHON_MODE = True
-            sys.stderr.write(f"note: task {self.task!r} sends {used[0]}, a value read from an earlier response; "
-                             "it runs in Python mode, where each iteration uses the real value\n")
+            _needs_python(self.task, f"it sends {used[0]}, a value read from an earlier response",
+                          f"note: task {self.task!r} sends {used[0]}, a value read from an earlier response; "
+                          "it runs in Python mode, where each iteration uses the real value\n")
 
 
-def drive(result: Any, loop: Any = None) -> Any:
+def drive(result: Any, loop: Any = None, stop_at_suspension: bool = False) -> Any:
     """Finishes what a task or hook returned. A coroutine is driven by hand while it
     awaits only client calls (they never suspend); at its first real suspension
-    (asyncio.sleep, a Future) the rest runs on `loop` (a private one by default)."""
+    (asyncio.sleep, a Future) the rest runs on `loop` (a private one by default), or,
+    with `stop_at_suspension`, the coroutine is closed and _Suspended raised."""
     if not _is_coroutine(result):
         return result
     import asyncio  # only async scenarios pay for it
@@ -276,6 +302,9 @@ def drive(result: Any, loop: Any = None) -> Any:
         return done.value
     finally:
         asyncio.events._set_running_loop(None)
+    if stop_at_suspension:
+        result.close()
+        raise _Suspended()
     # The rest runs on `loop`, one pass at a time; between passes the caller sleeps until
     # the loop's next timer with time.sleep, which in Python mode parks only this user.
     task = loop.create_task(_resume(result, yielded))
@@ -326,7 +355,7 @@ def run_callable(func: Any, client: LoadClient, capturing: bool = False) -> None
 
     _coop.CAPTURING = capturing
     try:
-        drive(func(client))
+        drive(func(client), stop_at_suspension=capturing and _DISTRIBUTED)
     finally:
         _coop.CAPTURING = False
 
@@ -338,13 +367,15 @@ def capture_tasks(vuser: Any, tasks: List[Tuple[str, Any]],
 
     Returns (tasks, problems); each task is {name, weight, calls} from the first run.
     """
-    global NEEDS_PYTHON_MODE
     captured: List[Dict[str, Any]] = []
     problems: List[str] = []
     for name, weight in tasks:
         client = RecordingClient(task=name)
         try:
             run_callable(getattr(vuser, name), client, capturing=True)
+        except _Suspended:
+            _needs_python(name, "it awaits something other than a client call (asyncio.sleep, a future, "
+                                "another task)", "")
         except Exception as e:  # noqa: BLE001
             if not client.calls:
                 problems.append(_raised(f"task '{name}'", e))
@@ -352,13 +383,14 @@ def capture_tasks(vuser: Any, tasks: List[Tuple[str, Any]],
                 # It raised on the dummy responses after making calls (e.g. it asserts on
                 # a real value): its body must run for real, in Python mode, where an
                 # exception counts as an error of that iteration.
-                NEEDS_PYTHON_MODE = True
-                sys.stderr.write(f"note: {_raised(f'task {name!r}', e)} on the placeholder responses of "
-                                 "the plan capture; it runs in Python mode, where a raise counts as an error\n")
+                _needs_python(name, f"{_raised('it', e)} on the placeholder responses of the capture: it reads "
+                                    "the real responses",
+                              f"note: {_raised(f'task {name!r}', e)} on the placeholder responses of "
+                              "the plan capture; it runs in Python mode, where a raise counts as an error\n")
         else:
             if not client.calls:
                 problems.append(f"task '{name}' makes no HTTP call")
-            elif twice and not NEEDS_PYTHON_MODE:
+            elif twice and (_DISTRIBUTED or not NEEDS_PYTHON_MODE) and name not in PYTHON_REASONS:
                 _compare_runs(vuser, name, client.calls)
         captured.append({"name": name, "weight": weight, "calls": client.calls})
     return captured, problems
@@ -369,21 +401,21 @@ def _compare_runs(vuser: Any, name: str, first: List[Call]) -> None:
     random id, a timestamp, a uuid, a counter) cannot be replayed from one recording:
     the scenario runs in Python mode, where every iteration makes its own calls, and
     stderr says which task and what changed."""
-    global NEEDS_PYTHON_MODE
     again = RecordingClient(task=name)
     try:
         run_callable(getattr(vuser, name), again, capturing=True)
     except Exception as e:  # noqa: BLE001  (it passed once: what differs is its data)
-        NEEDS_PYTHON_MODE = True
-        sys.stderr.write(f"note: task {name!r} passed its first capture run but {_raised('its second', e)}; "
-                         "it runs in Python mode, where each iteration runs the task itself\n")
+        _needs_python(name, f"it passed its first capture run but {_raised('its second', e)}",
+                      f"note: task {name!r} passed its first capture run but {_raised('its second', e)}; "
+                      "it runs in Python mode, where each iteration runs the task itself\n")
         return
     if again.calls == first:
         return
-    NEEDS_PYTHON_MODE = True
-    sys.stderr.write(f"note: task {name!r} made different calls on two capture runs ({_difference(first, again.calls)}); "
-                     "it runs in Python mode, where each iteration makes its own calls instead of "
-                     "replaying one recording\n")
+    difference = _difference(first, again.calls)
+    _needs_python(name, f"it made different calls on two capture runs ({difference}): a random or changing value",
+                  f"note: task {name!r} made different calls on two capture runs ({difference}); "
+                  "it runs in Python mode, where each iteration makes its own calls instead of "
+                  "replaying one recording\n")
 
 
 def _difference(a: List[Call], b: List[Call]) -> str:
@@ -444,23 +476,62 @@ def _restore(cls: type, state: List[Tuple[type, str, Any]]) -> None:
         setattr(klass, name, value)
 
 
-def capture(cls: type) -> Dict[str, Any]:
+def capture(cls: type, distributed: bool = False) -> Dict[str, Any]:
     """Captures the static plan of `cls` without sending anything: on_start runs against
     a recording client too (its calls are setup, so they are dropped) and then each
     task once (twice for a scenario that could run static: see _compare_runs). Returns
-    {tasks, problems}; NEEDS_PYTHON_MODE says afterwards whether the plan alone can run it.
+    {tasks, problems, needs_python}; NEEDS_PYTHON_MODE says afterwards whether the plan
+    alone can run it, and needs_python lists [task, reason] for each task that needs
+    Python at run time.
+
+    `distributed`: for agents, which only replay calls. Every task is compared over two
+    runs, notes are not printed (the reasons come back instead), and an async task stops
+    at its first real suspension.
 
     Class-level state the capture changes (a shared id set under a lock, a counter) is
     restored afterwards, so the real virtual users start from what the file defines
     rather than from placeholders."""
-    global NEEDS_PYTHON_MODE
+    global NEEDS_PYTHON_MODE, _DISTRIBUTED
     state = _class_state(cls)
     _ISSUED.clear()
+    PYTHON_REASONS.clear()
     NEEDS_PYTHON_MODE = False
+    _DISTRIBUTED = distributed
     try:
-        return _capture(cls)
+        captured = _capture(cls)
+        captured["needs_python"] = [[name, why] for name, why in PYTHON_REASONS.items()]
+        return captured
     finally:
+        _DISTRIBUTED = False
         _restore(cls, state)
+
+
+def capture_user(vuser: Any, cls: type) -> Dict[str, Any]:
+    """Captures, for one virtual user whose on_start ran for real, every call each task
+    would make (distributed mode's pre-authenticated pool), as capture(distributed=True)
+    does for the plan. Nothing is sent. The user's own attributes and the class-level
+    state are put back afterwards, so what its on_start left (a token, a shared
+    project id, a user count) is what on_stop sees.
+
+    Returns {calls: {task: [call, ...]}, problems, needs_python}."""
+    global NEEDS_PYTHON_MODE, _DISTRIBUTED
+    state = _class_state(cls)
+    own = dict(getattr(vuser, "__dict__", {}))
+    _ISSUED.clear()
+    PYTHON_REASONS.clear()
+    NEEDS_PYTHON_MODE = False
+    _DISTRIBUTED = True
+    try:
+        tasks, problems = capture_tasks(vuser, find_tasks(cls), twice=True)
+        return {"calls": {t["name"]: t["calls"] for t in tasks if t["calls"]},
+                "problems": problems,
+                "needs_python": [[name, why] for name, why in PYTHON_REASONS.items()]}
+    finally:
+        _DISTRIBUTED = False
+        _restore(cls, state)
+        if hasattr(vuser, "__dict__"):
+            vuser.__dict__.clear()
+            vuser.__dict__.update(own)
 
 
 def _capture(cls: type) -> Dict[str, Any]:
@@ -480,8 +551,10 @@ def _capture(cls: type) -> Dict[str, Any]:
             # runs for real before any load, and a failure there stops the run with its
             # traceback; the tasks are still captured on what it set.
             pass
-    # A scenario that runs in Python mode anyway need not learn whether its tasks repeat.
+    # A scenario that runs in Python mode anyway need not learn whether its tasks repeat;
+    # on agents every task is replayed, so there it must.
     shape = describe(cls)
-    twice = not (shape["has_on_start"] or shape["has_on_stop"] or shape["has_checks"] or shape["has_async"])
+    twice = _DISTRIBUTED or not (shape["has_on_start"] or shape["has_on_stop"] or shape["has_checks"]
+                                 or shape["has_async"])
     tasks, task_problems = capture_tasks(vuser, find_tasks(cls), twice)
     return {"tasks": tasks, "problems": problems + task_problems}

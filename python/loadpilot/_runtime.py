@@ -150,6 +150,10 @@ class Hub:
         self.main = greenlet.getcurrent()
         self.thread_id = _thread.get_ident()
         self.users: List[greenlet.greenlet] = []
+        #: Each user's scenario instance, by index (None until created, or if that failed).
+        self.instances: List[Any] = []
+        #: Users whose on_start raised (or whose class could not be created).
+        self.failed: Set[int] = set()
         self.idle: Deque[greenlet.greenlet] = collections.deque()  # idle longest on the left
         self.starting = 0
         self.waiting: Dict[int, Tuple[greenlet.greenlet, List[Any], List[int]]] = {}
@@ -225,19 +229,23 @@ class Hub:
         user = client = None
         try:
             user = self.cls()
+            self.instances[index] = user
             client = LiveClient(self, self.target)
             if self.has_on_start:
                 err = run_hook(user, "on_start", client)
                 if err is not None:
+                    self.failed.add(index)
                     if index == 0:
                         self.first_failure = err
                     else:
                         self._report("on_start", err)
         except KeyboardInterrupt as e:  # the run stopped during on_start: this user never started
+            self.failed.add(index)
             self.starting -= 1
             self._interrupted(index, e, "on_start")
             return
         except Exception as e:  # noqa: BLE001  (the class could not be created)
+            self.failed.add(index)
             err = format_exception(e)
             if index == 0:
                 self.first_failure = err
@@ -292,6 +300,7 @@ class Hub:
     def _spawn(self) -> None:
         g = greenlet.greenlet(self._user, parent=self.main)
         self.users.append(g)
+        self.instances.append(None)
         self.starting += 1
         g.switch(len(self.users) - 1)
 

@@ -11,6 +11,7 @@
 #include "cli/compare.hpp"
 #include "cli/init_command.hpp"
 #include "cli/metrics_endpoint.hpp"
+#include "cli/remote_run.hpp"
 #include "cli/results.hpp"
 #include "cli/run_command.hpp"
 #include "cli/terminal.hpp"
@@ -63,6 +64,37 @@ void add_run_options(CLI::App& run, RunArgs& args, std::string& metrics_port) {
   run.add_option("--metrics-port", metrics_port,
                  "Serve Prometheus metrics on this port while the test runs; 0: off (default: 9090)")
       ->type_name("PORT");
+  // Distributed mode (docs/distributed.md). Counts taken as text: listed with the other problems.
+  run.add_option("--agents", args.agents,
+                 "Run on N loadpilot-agent processes started here, over an embedded NATS broker on 127.0.0.1 "
+                 "(default: off, the engine runs in this process)")
+      ->type_name("N");
+  run.add_option("--external-agents", args.external_agents,
+                 "Run on N agents started elsewhere: loadpilot-agent --coordinator THIS-HOST:4222 --agent-id ID "
+                 "(default: off)")
+      ->type_name("N");
+  run.add_option("--broker-addr", args.broker_addr,
+                 "Where the embedded NATS broker listens (default: 0.0.0.0:4222 with --external-agents, "
+                 "127.0.0.1 on a free port with --agents)")
+      ->type_name("ADDR:PORT");
+  run.add_option("--nats-url", args.nats_url,
+                 "Use this NATS server instead of the embedded broker, e.g. nats://host:4222 (default: the "
+                 "embedded broker)")
+      ->type_name("URL");
+  run.add_option("--nats-token", args.nats_token,
+                 "NATS auth token, for the broker and the agents (default: $NATS_TOKEN; none, or a random one "
+                 "for --agents on the embedded broker)")
+      ->type_name("T")
+      ->envname("NATS_TOKEN");
+  run.add_option("--wait-for-agents", args.wait_for_agents,
+                 "How long to wait for the agents to register (default: 30s with --agents, 5m with "
+                 "--external-agents)")
+      ->type_name("D");
+  run.add_option("--coordinator-url", args.coordinator_url,
+                 "Run on a coordinator service (loadpilot-coordinator --serve), e.g. http://localhost:8080; "
+                 "its API token from $LOADPILOT_API_TOKEN (default: $LOADPILOT_COORDINATOR_URL, else off)")
+      ->type_name("URL")
+      ->envname(kCoordinatorUrlEnv);
 }
 
 }  // namespace

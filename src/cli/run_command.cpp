@@ -1,9 +1,7 @@
 #include "cli/run_command.hpp"
 
-#include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -11,15 +9,13 @@
 
 #include <unistd.h>
 
-#include "cli/build_info.hpp"
-#include "cli/dashboard.hpp"
-#include "cli/metrics_endpoint.hpp"
-#include "cli/outputs.hpp"
 #include "cli/overrides.hpp"
-#include "cli/results.hpp"
-#include "cli/steps.hpp"
+#include "cli/remote_run.hpp"
+#include "cli/report.hpp"
+#include "cli/run_display.hpp"
+#include "cli/run_on_agents.hpp"
 #include "cli/scenario_picker.hpp"
-#include "cli/summary.hpp"
+#include "cli/stop_signals.hpp"
 #include "cli/terminal.hpp"
 #include "cli/thresholds.hpp"
 #include "core/plan_json.hpp"
@@ -33,50 +29,6 @@
 namespace lp::cli {
 
 namespace {
-
-std::atomic<bool> g_stop{false};
-std::atomic<bool> g_stop_now{false};  // a second Ctrl+C: cut the in-flight requests off at once
-
-extern "C" void on_stop_signal(int) {
-  if (g_stop.exchange(true)) g_stop_now.store(true);
-}
-
-/// Restores the previous SIGINT/SIGTERM handlers when the run is over.
-class StopSignals {
- public:
-  StopSignals() {
-    g_stop.store(false);
-    g_stop_now.store(false);
-    int_ = std::signal(SIGINT, on_stop_signal);
-    term_ = std::signal(SIGTERM, on_stop_signal);
-  }
-  ~StopSignals() {
-    std::signal(SIGINT, int_);
-    std::signal(SIGTERM, term_);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
- private:
-  void (*int_)(int) = SIG_DFL;
-  void (*term_)(int) = SIG_DFL;
-};
-
-double unix_now() {
-  using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
-void print_error(const Error& error) {
-  std::fprintf(stderr, "error: %s\n", error.message.c_str());
-  if (!error.hint.empty()) std::fprintf(stderr, "hint: %s\n", error.hint.c_str());
-}
-
-/// Every problem as a bullet under one heading, so a user fixes them in one go.
-void print_problems(const std::string& heading, const std::vector<std::string>& problems) {
-  std::fprintf(stderr, "error: %s\n", heading.c_str());
-  for (const auto& p : problems) std::fprintf(stderr, "  - %s\n", p.c_str());
-}
 
 std::vector<std::string> split_lines(const std::string& text, const char* separator) {
   std::vector<std::string> out;
@@ -97,19 +49,8 @@ bool is_problem_list(const Error& error) {
   return error.code == ErrorCode::Invalid && error.hint.empty();
 }
 
-/// The most frequent check failures, after the summary (all of them go to the results).
-void print_check_failures(const std::vector<std::pair<std::string, std::uint64_t>>& failures) {
-  if (failures.empty()) return;
-  constexpr std::size_t kShown = 10;
-  std::printf("\n  check failures\n");
-  for (std::size_t i = 0; i < failures.size() && i < kShown; ++i) {
-    std::printf("  %8llu× %s\n", static_cast<unsigned long long>(failures[i].second), failures[i].first.c_str());
-  }
-  if (failures.size() > kShown) std::printf("  … and %zu more distinct messages\n", failures.size() - kShown);
-}
-
-/// What happened to the pool of virtual users (Python mode), after the summary.
-void print_pool(const python::PoolReport& pool) {
+/// What happened to the pool of virtual users (Python mode), for after the summary.
+std::vector<std::string> pool_notes(const python::PoolReport& pool) {
   std::string line = "  virtual users: ";
   if (pool.started > pool.size) {
     line += "grew the pool from " + std::to_string(pool.size) + " to " + std::to_string(pool.started) +
@@ -122,11 +63,13 @@ void print_pool(const python::PoolReport& pool) {
   } else {
     line += std::to_string(pool.started);
   }
-  std::printf("\n%s\n", line.c_str());
+  std::vector<std::string> out{line};
   if (pool.stuck > 0) {
-    std::printf("  %u virtual user%s held the thread after the stop and %s interrupted (on_stop skipped)\n",
-                pool.stuck, pool.stuck == 1 ? "" : "s", pool.stuck == 1 ? "was" : "were");
+    out.push_back("  " + std::to_string(pool.stuck) + " virtual user" + (pool.stuck == 1 ? "" : "s") +
+                  " held the thread after the stop and " + (pool.stuck == 1 ? "was" : "were") +
+                  " interrupted (on_stop skipped)");
   }
+  return out;
 }
 
 /// How the scenario will run: a vusers that static mode ignores, and with `dry_run`
@@ -152,18 +95,6 @@ void print_mode_note(const python::ScenarioInfo& scenario, const core::Plan& pla
   }
 }
 
-/// --vusers as typed: a whole number >= 1, or a problem to list.
-std::optional<std::uint32_t> parse_vusers(const std::string& text, std::vector<std::string>& problems) {
-  char* end = nullptr;
-  errno = 0;
-  long long n = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno != 0 || n < 1 || n > UINT32_MAX) {
-    problems.push_back("--vusers must be a whole number >= 1, got '" + text + "'");
-    return std::nullopt;
-  }
-  return static_cast<std::uint32_t>(n);
-}
-
 /// Several @scenario classes and no --scenario: the picker on a terminal, else the
 /// first with a note naming the others.
 Result<python::ScenarioInfo> choose_scenario(python::ScenarioInfo scenario, const std::string& file) {
@@ -183,96 +114,153 @@ Result<python::ScenarioInfo> choose_scenario(python::ScenarioInfo scenario, cons
 }
 
 ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& plan, const RunArgs& args) {
-  std::vector<std::string> task_names;
-  for (const auto& t : plan.tasks) task_names.push_back(t.name);
-  bool python_mode = python::needs_python_mode(scenario);
-
-  metrics::ExpositionInfo info{plan.name, plan.target_url, python_mode ? "python" : "static",
-                               core::to_string(plan.mode), build_info().version, 0};
-  auto endpoint = MetricsEndpoint::start(args.metrics_port, args.metrics_port_chosen, std::move(info), stderr);
-  if (!endpoint) {
-    print_error(endpoint.error());  // before any traffic
+  const bool python_mode = python::needs_python_mode(scenario);
+  auto display = RunDisplay::start(plan, display_options(args, python_mode ? "python" : "static"));
+  if (!display) {
+    print_error(display.error());  // before any traffic
     return ExitCode::Usage;
   }
-  {
-    metrics::Snapshot empty = metrics::make_snapshot(metrics::RunStats(task_names.size()), task_names);
-    endpoint->publish(empty, metrics::RunStats(task_names.size()));
-  }
-
-  Dashboard dashboard(stdout, stdout_is_terminal(), plan.name, core::total_secs(plan), task_names);
-  std::vector<metrics::Snapshot> timeline;
-  StepTracker steps(plan);
-
   engine::RunOptions options;
-  options.on_snapshot = [&](const metrics::Snapshot& s) {
-    dashboard.update(s);
-    timeline.push_back(s);
-  };
-  options.on_stats = [&](const metrics::Snapshot& s, const metrics::RunStats& stats) {
-    steps.add(s, stats);
-    endpoint->publish(s, stats);
-  };
-  options.stop = &g_stop;
-  options.stop_now = &g_stop_now;
+  options.on_snapshot = [&](const metrics::Snapshot& s) { (*display)->show(s); };
+  options.on_stats = [&](const metrics::Snapshot& s, const metrics::RunStats& stats) { (*display)->keep(s, stats); };
+  options.stop = &stop_requested();
+  options.stop_now = &stop_now_requested();
 
-  double started_at = unix_now();
-  std::optional<SetupStats> setup;
+  RunEnd end;
+  end.started_at = unix_now();
   std::optional<python::PoolReport> pool;
-  std::vector<std::pair<std::string, std::uint64_t>> check_failures;
   Result<engine::RunResult> result = [&]() -> Result<engine::RunResult> {
     StopSignals signals;
     if (!python_mode) return engine::run_plan(plan, options);
     auto py = python::run_python_mode(scenario, plan, options);
     if (!py) return std::move(py).error();
-    if (scenario.has_on_start || scenario.has_on_stop) setup = SetupStats{py->setup.requests, py->setup.errors};
-    check_failures = std::move(py->check_failures);
+    if (scenario.has_on_start || scenario.has_on_stop) end.setup = SetupStats{py->setup.requests, py->setup.errors};
+    end.check_failures = std::move(py->check_failures);
     pool = py->pool;
     return std::move(py->run);
   }();
-  double finished_at = unix_now();
-  dashboard.finish();
+  end.finished_at = unix_now();
+  (*display)->stop_live();
 
   if (!result) {
     print_error(result.error());
     return ExitCode::Usage;
   }
+  end.final = result->final_snapshot;
+  end.stats = std::move(result->stats);
+  end.thresholds = metrics::evaluate_thresholds(plan.thresholds, end.final);
+  if (pool) {
+    end.notes = pool_notes(*pool);
+    end.vusers = VUsersRow{pool->size, pool->started, pool->cap, pool->fixed, pool->saturated};
+  }
+  const bool passed = metrics::all_passed(end.thresholds);
+  if (!(*display)->finish(std::move(end))) return ExitCode::Usage;
+  return passed ? ExitCode::Ok : ExitCode::ThresholdsFailed;
+}
 
-  const metrics::Snapshot& final = result->final_snapshot;
-  auto thresholds = metrics::evaluate_thresholds(plan.thresholds, final);
-  print_summary(stdout, plan.name, final, finished_at - started_at, thresholds, setup ? &*setup : nullptr);
-  if (pool) print_pool(*pool);
-  print_check_failures(check_failures);
-  std::fflush(stdout);
+/// --coordinator-url: the plan runs on a coordinator service; its stream drives the same
+/// dashboard, summary, outputs and exit codes as a run here (cli/remote_run.hpp). A
+/// scenario with on_start/on_stop gets the pre-auth pool as with --agents: on_start here,
+/// the users' calls in the plan, on_stop after the run (on every way out).
+ExitCode run_on_coordinator(const python::ScenarioInfo& scenario, core::Plan plan, const RunArgs& args) {
+  StopSignals signals;
+  const std::uint32_t pool_users = preauth_pool_size(scenario, plan);
+  print_distributed_notes(scenario, plan);
 
-  ResultsInput input;
-  input.scenario = plan.name;
-  input.target_url = plan.target_url;
-  input.plan = plan;
-  input.plan.tasks.clear();
-  input.final = final;
-  input.final_stats = result->stats;
-  input.thresholds = thresholds;
-  input.setup = setup;
-  input.started_at = started_at;
-  input.finished_at = finished_at;
-  input.timeline = std::move(timeline);
-  input.check_failures = std::move(check_failures);
-  input.mode = python_mode ? "python" : "static";
-  input.command_line = args.command_line;
-  input.steps = step_results(plan, steps.points(), final.stopped);
-  if (pool) input.vusers = VUsersRow{pool->size, pool->started, pool->cap, pool->fixed, pool->saturated};
+  // Declared in this order so that the pool (on_stop) goes before the display.
+  std::unique_ptr<RunDisplay> display;
+  python::PreAuthPool pool;
+  if (!args.dry_run) {
+    auto started = RunDisplay::start(plan, display_options(args, "static"));
+    if (!started) {
+      print_error(started.error());  // before any traffic
+      return ExitCode::Usage;
+    }
+    display = std::move(*started);
+  }
+  if (auto out = fill_preauth_pool(scenario, plan, pool_users, pool)) return *out;
+  if (args.dry_run) {
+    std::printf("%s\n", core::plan_to_json(plan, /*pretty=*/true).c_str());
+    std::fflush(stdout);
+    pool.stop();  // on_stop after --dry-run too, as with --agents
+    return ExitCode::Ok;
+  }
 
-  OutputPaths paths;
-  paths.results_json = args.results_json_path;
-  paths.save_baseline = args.save_baseline;
-  paths.report = args.report_path;
-  paths.junit = args.junit_path;
-  if (!args.report_ranges.empty()) paths.report_options.ranges_ms = parse_report_ranges(args.report_ranges).value();
-  if (!write_outputs(input, paths, stdout, stderr)) return ExitCode::Usage;
-  return metrics::all_passed(thresholds) ? ExitCode::Ok : ExitCode::ThresholdsFailed;
+  RemoteRunOptions options;
+  options.coordinator_url = args.coordinator_url;
+  if (const char* token = std::getenv(kApiTokenEnv)) options.api_token = token;
+  options.stop = &stop_requested();
+  options.stop_now = &stop_now_requested();
+  options.on_snapshot = [&display](const metrics::Snapshot& s, const metrics::RunStats* stats) {
+    display->show(s);
+    if (stats != nullptr) display->keep(s, *stats);
+  };
+  options.on_note = [&display](std::string_view line) { display->say("note: " + std::string(line)); };
+
+  RunEnd end;
+  end.started_at = unix_now();
+  Result<RemoteRunResult> result = run_remote(plan, options);
+  end.finished_at = unix_now();
+  display->stop_live();
+  if (!result) {
+    print_error(result.error());
+    return result.error().code == ErrorCode::Invalid ? ExitCode::Usage : ExitCode::CannotStart;
+  }
+  if (pool_users > 0) {
+    const python::SetupCounts setup = pool.stop();
+    end.setup = SetupStats{setup.requests, setup.errors};
+  }
+  end.final = std::move(result->final_snapshot);
+  end.stats = result->stats.value_or(metrics::RunStats(plan.tasks.size()));
+  end.thresholds = result->thresholds.value_or(metrics::evaluate_thresholds(plan.thresholds, end.final));
+  const bool passed = metrics::all_passed(end.thresholds);
+  if (!display->finish(std::move(end))) return ExitCode::Usage;
+  return passed ? ExitCode::Ok : ExitCode::ThresholdsFailed;
 }
 
 }  // namespace
+
+double unix_now() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+void print_error(const Error& error) {
+  std::fprintf(stderr, "error: %s\n", error.message.c_str());
+  if (!error.hint.empty()) std::fprintf(stderr, "hint: %s\n", error.hint.c_str());
+}
+
+void print_problems(const std::string& heading, const std::vector<std::string>& problems) {
+  std::fprintf(stderr, "error: %s\n", heading.c_str());
+  for (const auto& p : problems) std::fprintf(stderr, "  - %s\n", p.c_str());
+}
+
+std::optional<std::uint32_t> parse_count(const char* flag, const std::string& text, std::uint32_t max,
+                                         std::vector<std::string>& problems) {
+  char* end = nullptr;
+  errno = 0;
+  long long n = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || n < 1 || n > max) {
+    problems.push_back(std::string(flag) + " must be a whole number >= 1" +
+                       (max < UINT32_MAX ? " and <= " + std::to_string(max) : std::string()) + ", got '" + text + "'");
+    return std::nullopt;
+  }
+  return static_cast<std::uint32_t>(n);
+}
+
+RunDisplayOptions display_options(const RunArgs& args, const char* mode) {
+  RunDisplayOptions o;
+  o.metrics_port = args.metrics_port;
+  o.metrics_port_chosen = args.metrics_port_chosen;
+  o.mode = mode;
+  o.command_line = args.command_line;
+  o.paths.results_json = args.results_json_path;
+  o.paths.save_baseline = args.save_baseline;
+  o.paths.report = args.report_path;
+  o.paths.junit = args.junit_path;
+  if (!args.report_ranges.empty()) o.paths.report_options.ranges_ms = parse_report_ranges(args.report_ranges).value();
+  return o;
+}
 
 ExitCode run_command(const RunArgs& args) {
   std::string file = args.scenario_file;
@@ -303,10 +291,20 @@ ExitCode run_command(const RunArgs& args) {
   }
   const SettingOverrides overrides = parse_setting_flags(args.settings, problems);
   std::optional<std::uint32_t> vusers;
-  if (!args.vusers.empty()) vusers = parse_vusers(args.vusers, problems);
+  if (!args.vusers.empty()) vusers = parse_count("--vusers", args.vusers, UINT32_MAX, problems);
+  const std::optional<Distribution> distribution = parse_distribution(args, problems);
+  const bool remote = !args.coordinator_url.empty();
+  if (remote) {
+    if (auto problem = coordinator_url_problem(args.coordinator_url)) problems.push_back(*problem);
+    if (!args.agents.empty() || !args.external_agents.empty()) {
+      problems.push_back("--coordinator-url runs the plan on the service's agents: it cannot be combined with "
+                         "--agents or --external-agents (unset LOADPILOT_COORDINATOR_URL for a run on your own)");
+    }
+  }
 
   python::BuildOptions options;
   options.target_url = args.target_url;
+  options.distributed = remote || !args.agents.empty() || !args.external_agents.empty();
   auto plan = python::build_plan(*scenario, options);
   if (!plan && !is_problem_list(plan.error())) {
     print_error(plan.error());  // an on_start traceback, or a bug
@@ -335,6 +333,8 @@ ExitCode run_command(const RunArgs& args) {
     std::fprintf(stderr, "note: from the command line: %s\n", line.c_str());
   }
 
+  if (distribution) return run_on_agents(*scenario, std::move(*plan), *distribution, args);
+  if (remote) return run_on_coordinator(*scenario, std::move(*plan), args);
   print_mode_note(*scenario, *plan, args.dry_run);
   if (args.dry_run) {
     std::printf("%s\n", core::plan_to_json(*plan, /*pretty=*/true).c_str());

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <optional>
 
 #include "cli/terminal.hpp"
 #include "core/duration.hpp"
@@ -91,6 +93,30 @@ void print_tasks(std::FILE* out, const metrics::Snapshot& s) {
   }
 }
 
+std::string skew_text(const std::optional<double>& ms) {
+  if (!ms) return "-";
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.3fms", *ms);  // the goal is ~1 ms: µs matter
+  return buf;
+}
+
+/// A distributed run's agents: who fired what, how each ended, when each began.
+void print_agents(std::FILE* out, const metrics::Snapshot& s) {
+  if (s.agents.empty()) return;
+  std::size_t id_width = 5;
+  for (const auto& a : s.agents) id_width = std::max(id_width, display_width(a.id));
+  id_width = std::min<std::size_t>(id_width, 40);
+  line(out, "");
+  line(out, "  " + pad_right("agent", id_width) + "  " + pad_right("state", 10) + pad_left("requests", 12) +
+                pad_left("start skew", 13));
+  for (const auto& a : s.agents) {
+    line(out, "  " + pad_right(fit(a.id, id_width), id_width) + "  " + pad_right(a.state, 10) +
+                  pad_left(format_count(a.requests), 12) + pad_left(skew_text(a.start_skew_ms), 13));
+  }
+  line(out, "  start skew " + skew_text(s.start_skew_ms) + " (the latest agent's start minus the earliest's, on this "
+            "machine's clock)");
+}
+
 void print_thresholds(std::FILE* out, const std::vector<metrics::ThresholdResult>& results) {
   line(out, "");
   if (results.empty()) {
@@ -151,6 +177,7 @@ void print_summary(std::FILE* out, const std::string& scenario, const metrics::S
   print_latency(out, final);
   print_errors_by_kind(out, final);
   print_tasks(out, final);
+  print_agents(out, final);
   print_thresholds(out, thresholds);
   std::fflush(out);
 }

@@ -28,7 +28,9 @@ struct SetupStats {
 /// load_secs. The latency table has a row for every response and timeout ("all"), one
 /// for successes alone and one for service time. Errors by kind, the per-task table, the
 /// late/dropped line and the stop line appear only when they have something to say; the
-/// setup line only when `setup` is non-null. Ends with "All thresholds passed",
+/// setup line only when `setup` is non-null; the agents table (id, state, requests,
+/// start skew in ms with 3 decimals, "-" before an agent began) and the run's start skew
+/// only for a distributed run (final.agents). Ends with "All thresholds passed",
 /// "N of M thresholds failed" or "No thresholds set".
 void print_summary(std::FILE* out, const std::string& scenario, const metrics::Snapshot& final,
                    double duration_secs, const std::vector<metrics::ThresholdResult>& thresholds,

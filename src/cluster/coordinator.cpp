@@ -61,6 +61,7 @@ struct Coordinator::Impl {
   std::shared_ptr<detail::Inbox> inbox = std::make_shared<detail::Inbox>();
   bool connected = false;
   std::atomic<bool> closing{false};  ///< quiet: the disconnect of our own close is not news
+  std::string next_run_id;           ///< the next run's id, when the caller chose it
 
   void status(const std::string& line) {
     if (options.on_status) {
@@ -311,6 +312,24 @@ Status Coordinator::connect() {
 
 std::string Coordinator::agent_url() const { return impl_->agent_url(); }
 
+std::vector<std::string> Coordinator::idle_agents() const {
+  std::map<std::string, Known> copy;
+  {
+    std::lock_guard lock(impl_->inbox->mu);
+    copy = impl_->inbox->registry;  // a copy: the queues belong to a run in progress
+  }
+  std::vector<std::string> ids;
+  for (const Known& k : impl_->ready(copy)) ids.push_back(k.registration.agent_id);
+  return ids;
+}
+
+Result<DistributedResult> Coordinator::run(const core::Plan& plan, std::uint32_t agents, const std::string& run_id) {
+  if (agents == 0) return make_error(ErrorCode::Invalid, "the agent count must be at least 1");
+  impl_->options.agents = agents;
+  impl_->next_run_id = run_id;
+  return run(plan);
+}
+
 Result<DistributedResult> Coordinator::run(const core::Plan& plan) {
   Impl& d = *impl_;
   if (!d.connected) {
@@ -318,10 +337,17 @@ Result<DistributedResult> Coordinator::run(const core::Plan& plan) {
   }
   auto members = d.wait_for_agents();
   if (!members) return std::move(members).error();
+  {
+    // Their idle announcements are spent: idle_agents() does not offer them during the run.
+    std::lock_guard lock(d.inbox->mu);
+    for (const Member& m : *members) d.inbox->registry[m.id].seen = {};
+  }
   if (auto s = d.measure_clocks(*members); !s) return s.error();
   detail::SessionContext ctx{d.nats, d.inbox, d.options, d.clock, [&d](const std::string& s) { d.status(s); }};
   const auto sharded = Steady::now();
-  auto result = detail::run_session(ctx, plan, random_run_id(), std::move(*members));
+  std::string run_id = d.next_run_id.empty() ? random_run_id() : d.next_run_id;
+  d.next_run_id.clear();
+  auto result = detail::run_session(ctx, plan, run_id, std::move(*members));
   {
     // What agents said before the run is stale; they announce again once idle.
     std::lock_guard lock(d.inbox->mu);

@@ -51,6 +51,10 @@ struct CoordinatorOptions {
   double grace_secs = 2.0;  ///< after a stop, what in-flight requests get on the agents
   /// Each snapshot (once a second, then the final one, phase "done"), on the caller's thread.
   std::function<void(const metrics::Snapshot&)> on_snapshot;
+  /// Called right after each on_snapshot, on the same thread, with the merged cumulative
+  /// stats the snapshot was built from (as engine::RunOptions::on_stats): for figures a
+  /// snapshot cannot carry (Prometheus histograms, per-step differences). Copy what you keep.
+  std::function<void(const metrics::Snapshot&, const metrics::RunStats&)> on_stats;
   /// Progress lines ("waiting for agents: 2/4 (agent-0, agent-1)", clock offsets, an
   /// agent suspect, timed out or rejoined). Default: stderr, "loadpilot-coordinator: ".
   std::function<void(std::string_view)> on_status;
@@ -100,6 +104,16 @@ class Coordinator {
   /// not), an agent could not start the plan (a host that does not resolve), a shard
   /// above the server's max_payload. Each error is one line and a hint.
   Result<DistributedResult> run(const core::Plan& plan);
+  /// As run(plan), on `agents` agents instead of options.agents (a service that uses
+  /// whichever agents are connected when a plan comes), under `run_id` when given (one
+  /// subject-safe token the caller already showed its user; empty: a random one).
+  /// `agents` must be at least 1.
+  Result<DistributedResult> run(const core::Plan& plan, std::uint32_t agents, const std::string& run_id = {});
+
+  /// The agents a run would pick now: ids whose latest announcement is `idle` and recent
+  /// (agents re-announce every 3 s), in the order they first came. Thread-safe, callable
+  /// during a run (which it does not disturb); agents busy in a run are not in it.
+  std::vector<std::string> idle_agents() const;
 
  private:
   struct Impl;

@@ -431,9 +431,11 @@ class Session {
     if (!all_in && now < due + kReportWait) return;
     const auto stage = (stopping_ || now >= end_) ? engine::SnapshotBuilder::Stage::Draining
                                                   : engine::SnapshotBuilder::Stage::Sending;
-    metrics::Snapshot snap = builder_->build(agg_.merged(), now, active_workers(), stage);
+    const metrics::RunStats merged = agg_.merged();
+    metrics::Snapshot snap = builder_->build(merged, now, active_workers(), stage);
     fill_agents(snap, false);
     if (ctx_.options.on_snapshot) ctx_.options.on_snapshot(snap);
+    if (ctx_.options.on_stats) ctx_.options.on_stats(snap, merged);
     tick_ = static_cast<std::uint64_t>(std::floor(rel_secs(now))) + 1;
   }
 
@@ -452,6 +454,7 @@ class Session {
       if (!m.final_seen) r.missing.push_back(m.id);
     }
     if (ctx_.options.on_snapshot) ctx_.options.on_snapshot(r.final_snapshot);
+    if (ctx_.options.on_stats) ctx_.options.on_stats(r.final_snapshot, r.stats);
     std::string line = "run " + short_id(run_id_) + " done: " + std::to_string(r.final_snapshot.requests_total) +
                        " requests from " + std::to_string(m_.size()) + " agents";
     if (r.start_skew_ms) line += ", start skew " + fmt("%.3f ms", *r.start_skew_ms);

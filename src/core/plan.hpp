@@ -43,11 +43,15 @@ struct Task {
 };
 
 /// One pre-authenticated virtual user: what its on_start left behind, per task.
-/// Its headers are merged over the task's (same name wins) and its URL replaces the
-/// task's first call URL.
+/// For a task it has `task_calls` for, those calls are the iteration (method, URL,
+/// headers, body, in order: what the task body made for this user, e.g.
+/// `/api/v1/projects/42` with its own token); otherwise the task's own calls. Then its
+/// `task_urls` entry replaces the first call's URL and its `task_headers` are merged
+/// over every call's (same name wins).
 struct VUserConfig {
   std::map<std::string, Headers> task_headers;
   std::map<std::string, std::string> task_urls;
+  std::map<std::string, std::vector<Request>> task_calls;  ///< non-empty lists only
 
   friend bool operator==(const VUserConfig&, const VUserConfig&) = default;
 };

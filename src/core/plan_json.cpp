@@ -180,6 +180,19 @@ VUserConfig read_vuser(const json& j, std::size_t index, std::vector<std::string
       else in.problem("task_urls['" + it.key() + "'] must be a string");
     }
   }
+  if (auto* tc = in.object("task_calls")) {
+    for (auto it = tc->begin(); it != tc->end(); ++it) {
+      const std::string key = "task_calls['" + it.key() + "']";
+      if (!it->is_array() || it->empty()) {
+        in.problem(key + " must be a non-empty list of calls, got " + it->dump());
+        continue;
+      }
+      auto& calls = vu.task_calls[it.key()];
+      for (std::size_t i = 0; i < it->size(); ++i) {
+        calls.push_back(read_request((*it)[i], where + "." + key + "[" + std::to_string(i) + "]", problems));
+      }
+    }
+  }
   return vu;
 }
 
@@ -188,6 +201,10 @@ json headers_json(const Headers& headers) {
   json out = json::array();
   for (const auto& [k, v] : headers) out.push_back(json::array({k, v}));
   return out;
+}
+
+json request_json(const Request& r) {
+  return {{"method", r.method}, {"url", r.url}, {"headers", headers_json(r.headers)}, {"body", r.body}};
 }
 
 }  // namespace
@@ -283,9 +300,7 @@ std::string plan_to_json(const Plan& plan, bool pretty) {
     tj["body_template"] = t.body_template;
     if (!t.requests.empty()) {
       json reqs = json::array();
-      for (const auto& r : t.requests) {
-        reqs.push_back({{"method", r.method}, {"url", r.url}, {"headers", headers_json(r.headers)}, {"body", r.body}});
-      }
+      for (const auto& r : t.requests) reqs.push_back(request_json(r));
       tj["requests"] = std::move(reqs);
     }
     tasks.push_back(std::move(tj));
@@ -296,7 +311,17 @@ std::string plan_to_json(const Plan& plan, bool pretty) {
     json th = json::object(), tu = json::object();
     for (const auto& [task, h] : vu.task_headers) th[task] = headers_json(h);
     for (const auto& [task, url] : vu.task_urls) tu[task] = url;
-    vus.push_back({{"task_headers", th}, {"task_urls", tu}});
+    json one = {{"task_headers", th}, {"task_urls", tu}};
+    if (!vu.task_calls.empty()) {
+      json tc = json::object();
+      for (const auto& [task, calls] : vu.task_calls) {
+        json list = json::array();
+        for (const auto& c : calls) list.push_back(request_json(c));
+        tc[task] = std::move(list);
+      }
+      one["task_calls"] = std::move(tc);  // absent when empty: hand-written plans stay as they were
+    }
+    vus.push_back(std::move(one));
   }
   j["vuser_configs"] = std::move(vus);
   if (plan.vusers != 0) j["vusers"] = plan.vusers;  // unset: chosen at run time

@@ -163,6 +163,16 @@ std::vector<std::string> validate(const Plan& plan) {
       if (!names.count(task)) out.push_back(where + ": task_urls names unknown task '" + task + "'");
       check_url(url, where + " task_urls['" + task + "']", out);
     }
+    for (const auto& [task, calls] : vu.task_calls) {
+      if (!names.count(task)) out.push_back(where + ": task_calls names unknown task '" + task + "'");
+      if (calls.empty()) out.push_back(where + ": task_calls['" + task + "'] has no call");
+      for (std::size_t j = 0; j < calls.size(); ++j) {
+        std::string call = where + " task '" + task + "' call " + std::to_string(j + 1);
+        check_method(calls[j].method, call, out);
+        check_url(calls[j].url, call, out);
+        check_headers(calls[j].headers, call, out);
+      }
+    }
   }
 
   for (auto& p : plan.thresholds.problems()) out.push_back(std::move(p));

@@ -59,6 +59,12 @@ Result<std::shared_ptr<const CompiledPlan>> compile_plan(const core::Plan& plan)
       const core::VUserConfig* vu = plan.vuser_configs.empty() ? nullptr : &plan.vuser_configs[u];
       std::vector<Call> calls = calls_of(task);
       if (vu) {
+        // This user's own calls (what its task body made after its on_start) replace
+        // the task's; its URL and header overrides then apply on top, as for any call.
+        if (auto it = vu->task_calls.find(task.name); it != vu->task_calls.end() && !it->second.empty()) {
+          calls.clear();
+          for (const auto& r : it->second) calls.push_back({r.method, r.url, r.headers, r.body});
+        }
         if (auto it = vu->task_urls.find(task.name); it != vu->task_urls.end()) calls.front().url = it->second;
         if (auto it = vu->task_headers.find(task.name); it != vu->task_headers.end()) {
           for (auto& c : calls) c.headers = http::merge_headers(c.headers, it->second);

@@ -9,6 +9,7 @@
 
 #include "core/duration.hpp"
 #include "core/validate.hpp"
+#include "python/call_bridge.hpp"
 #include "python/interpreter.hpp"
 #include "python/scenario_handle.hpp"
 
@@ -159,23 +160,6 @@ bool read_settings(py::dict d, core::Plan& plan, std::vector<std::string>& probl
   return durations_ok;
 }
 
-core::Headers to_headers(py::handle pairs) {
-  core::Headers out;
-  for (auto pair : pairs) {
-    out.emplace_back(pair[py::int_(0)].cast<std::string>(), pair[py::int_(1)].cast<std::string>());
-  }
-  return out;
-}
-
-core::Request to_request(py::handle call) {
-  core::Request r;
-  r.method = call["method"].cast<std::string>();
-  r.url = call["url"].cast<std::string>();
-  r.headers = to_headers(call["headers"]);
-  r.body = call["body"].cast<std::string>();  // bytes: kept as-is, not decoded
-  return r;
-}
-
 /// A captured task ({name, weight, calls}) as a plan task; single calls stay flat,
 /// several become a chain.
 core::Task to_task(py::handle captured, std::vector<std::string>& problems) {
@@ -234,11 +218,19 @@ void describe_class(ScenarioInfo& info, std::size_t index) {
   info.has_on_start = d["has_on_start"].cast<bool>();
   info.has_on_stop = d["has_on_stop"].cast<bool>();
   info.has_checks = d["has_checks"].cast<bool>();
+  info.checked_tasks.clear();
+  append_strings(d["checked"], info.checked_tasks);
   info.has_async = d["has_async"].cast<bool>();
   info.handle->cls = std::move(cls);
 }
 
 }  // namespace
+
+std::string needs_python_problem(const std::string& task, const std::string& why) {
+  return "task '" + task + "' needs Python at run time (" + why +
+         "), and agents have none: they replay the calls captured per virtual user. Run it on this machine "
+         "(without --agents / --external-agents), or compute that value in on_start";
+}
 
 Result<ScenarioInfo> load_scenario(const std::filesystem::path& file, std::string_view name) {
   std::error_code ec;
@@ -313,9 +305,15 @@ Result<core::Plan> build_plan(const ScenarioInfo& scenario, const BuildOptions& 
     std::vector<std::string> problems;
     bool durations_ok = read_settings(capture.attr("describe")(cls), plan, problems);
 
-    py::dict captured = capture.attr("capture")(cls);
+    py::dict captured = capture.attr("capture")(cls, options.distributed);
     py::list tasks = captured["tasks"];
     append_strings(captured["problems"], problems);
+    if (options.distributed) {
+      for (auto entry : captured["needs_python"]) {
+        problems.push_back(needs_python_problem(entry[py::int_(0)].cast<std::string>(),
+                                                entry[py::int_(1)].cast<std::string>()));
+      }
+    }
 
     std::vector<std::string> no_call_tasks;
     for (auto task : tasks) {

@@ -27,6 +27,7 @@ struct ScenarioInfo {
   bool has_on_start = false;         ///< defines on_start (itself or via a base other than VUser)
   bool has_on_stop = false;
   bool has_checks = false;           ///< some task has a check_<task> method
+  std::vector<std::string> checked_tasks;  ///< the tasks that have one, in task order
   bool has_async = false;            ///< some task is `async def`
   std::shared_ptr<ScenarioHandle> handle;
 };
@@ -47,6 +48,10 @@ Result<ScenarioInfo> select_scenario(const ScenarioInfo& loaded, std::string_vie
 struct BuildOptions {
   std::string target_url = "http://localhost:8000";
   bool insecure_tls = false;
+  /// For agents (--agents / --external-agents), which replay captured calls and have no
+  /// Python: every task is captured twice, and a task that needs Python at run time is
+  /// a problem naming it (see build_plan) instead of a switch to Python mode.
+  bool distributed = false;
 };
 
 /// Builds and validates the static plan: settings from @scenario (durations parsed with
@@ -55,8 +60,14 @@ struct BuildOptions {
 /// method/url/headers/body_template). When the plan is not valid the Error (Invalid, no
 /// hint) lists every problem, one per line (scenario settings, tasks that make no call
 /// or raise before any call, core::validate). Nothing is sent: on_start runs against the
-/// recording client too.
+/// recording client too. With options.distributed, a task that needs Python at run time
+/// is one more problem: "task 'x' needs Python at run time (<why>), and agents have
+/// none: ..." (why: it uses a value from a response inside the task, calls client.batch,
+/// awaits something other than a client call, or makes different calls on two runs).
 Result<core::Plan> build_plan(const ScenarioInfo& scenario, const BuildOptions& options);
+
+/// The problem line for a task that needs Python at run time in distributed mode.
+std::string needs_python_problem(const std::string& task, const std::string& why);
 
 /// HTTP calls on_start/on_stop made against the target (setup, reported apart).
 struct SetupCounts {

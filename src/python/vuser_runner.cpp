@@ -23,6 +23,7 @@
 #include "engine/pacer.hpp"
 #include "engine/snapshot_builder.hpp"
 #include "engine/task_picker.hpp"
+#include "python/call_bridge.hpp"
 #include "python/scenario_handle.hpp"
 #include "python/vuser_pool.hpp"
 
@@ -74,23 +75,7 @@ class Engine {
   std::uint64_t submit(const std::string& method, const std::string& url, const py::list& headers,
                        const py::bytes& body, double timeout_secs, std::uint32_t task, std::int64_t lateness_ns,
                        bool status_is_error) {
-    engine::CallRequest r;
-    r.method = method;
-    r.url = url;
-    r.headers.reserve(headers.size());
-    for (auto h : headers) {
-      auto pair = h.cast<py::sequence>();
-      r.headers.emplace_back(py::str(pair[0]).cast<std::string>(), py::str(pair[1]).cast<std::string>());
-    }
-    r.body = body.cast<std::string>();
-    // 0 (or not a number): the plan's timeout_ms. A timeout past what a uint32 of ms holds
-    // (49 days) is that long; a positive one below 1 ms is 1 ms.
-    const double ms = timeout_secs * 1000;
-    r.timeout_ms = !(ms > 0) ? 0 : ms >= double(UINT32_MAX) ? UINT32_MAX : std::max<std::uint32_t>(1, static_cast<std::uint32_t>(ms));
-    r.tag.task = task;
-    r.tag.status_is_error = status_is_error;
-    if (lateness_ns > 0) r.tag.intended = Clock::now() - nanoseconds(lateness_ns);
-    return loop_.submit(std::move(r));
+    return loop_.submit(make_call(method, url, headers, body, timeout_secs, task, lateness_ns, status_is_error));
   }
 
   /// Users to start before the clock, the first included (VUserPool::before_clock).
@@ -270,18 +255,6 @@ class Engine {
     auto snap = builder_->build(cumulative, now, static_cast<std::uint32_t>(users), stage);
     if (options_.on_snapshot) options_.on_snapshot(snap);
     if (options_.on_stats) options_.on_stats(snap, cumulative);
-  }
-
-  /// (status, raw headers "Name: value\r\n...", body text, elapsed_ms, error or None).
-  /// The body is decoded once here (invalid UTF-8 replaced); headers are parsed by
-  /// Python only if a task reads them.
-  static py::tuple to_python(const engine::CallResponse& o) {
-    std::string raw;
-    for (const auto& [k, v] : o.headers) raw.append(k).append(": ").append(v).append("\r\n");
-    PyObject* text = PyUnicode_DecodeUTF8(o.body.data(), static_cast<Py_ssize_t>(o.body.size()), "replace");
-    if (!text) throw py::error_already_set();
-    py::object error = o.failure ? py::object(py::str(o.error)) : py::object(py::none());
-    return py::make_tuple(o.status, py::str(raw), py::reinterpret_steal<py::str>(text), o.elapsed_ms, error);
   }
 
   const core::Plan& plan_;

@@ -1,17 +1,6 @@
 #include "service/metrics_server.hpp"
 
-// Debian's libcpp-httplib.so is compiled with these (see cpp-httplib.pc); the header
-// must see the same ones, or Request's layout differs from the library's.
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-#define CPPHTTPLIB_OPENSSL_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_ZLIB_SUPPORT
-#define CPPHTTPLIB_ZLIB_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_BROTLI_SUPPORT
-#define CPPHTTPLIB_BROTLI_SUPPORT
-#endif
-#include <httplib.h>
+#include "http/httplib.hpp"
 
 #include <sys/socket.h>
 
@@ -36,7 +25,8 @@ struct MetricsServer::Impl {
   std::uint16_t port = 0;
   std::atomic<bool> finished{false};  // listen_after_bind returned
   std::mutex mu;
-  std::string text;  // guarded by mu
+  std::string text;                    // guarded by mu
+  std::function<std::string()> live;   // guarded by mu (copied out to call)
 };
 
 MetricsServer::MetricsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -53,10 +43,13 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& h
   self->http.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
   self->http.Get("/metrics", [self](const httplib::Request&, httplib::Response& res) {
     std::string body;
+    std::function<std::string()> live;
     {
       std::lock_guard lock(self->mu);
       body = self->text;
+      live = self->live;
     }
+    if (live) body += live();
     res.set_content(std::move(body), std::string(metrics::kPrometheusContentType).c_str());
   });
   self->http.Get("/", [](const httplib::Request&, httplib::Response& res) {
@@ -96,6 +89,11 @@ MetricsServer::~MetricsServer() {
 void MetricsServer::publish(std::string exposition) {
   std::lock_guard lock(impl_->mu);
   impl_->text = std::move(exposition);
+}
+
+void MetricsServer::set_live(std::function<std::string()> live) {
+  std::lock_guard lock(impl_->mu);
+  impl_->live = std::move(live);
 }
 
 std::uint16_t MetricsServer::port() const noexcept { return impl_->port; }

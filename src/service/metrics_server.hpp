@@ -4,6 +4,7 @@
 // metrics_server.cpp.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,6 +29,11 @@ class MetricsServer {
 
   /// Replaces what GET /metrics serves. Thread-safe; called once per interval.
   void publish(std::string exposition);
+
+  /// Families computed at each scrape (the coordinator service's agent gauges), served
+  /// after the published text. Called on a server thread, never under the publish lock;
+  /// must not throw. Thread-safe; empty function: none.
+  void set_live(std::function<std::string()> live);
 
   /// The port it listens on (the chosen one when started with 0).
   std::uint16_t port() const noexcept;

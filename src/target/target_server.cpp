@@ -1,17 +1,6 @@
 #include "target/target_server.hpp"
 
-// Debian's libcpp-httplib.so is compiled with these (see cpp-httplib.pc); the header
-// must see the same ones, or Request's layout differs from the library's.
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-#define CPPHTTPLIB_OPENSSL_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_ZLIB_SUPPORT
-#define CPPHTTPLIB_ZLIB_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_BROTLI_SUPPORT
-#define CPPHTTPLIB_BROTLI_SUPPORT
-#endif
-#include <httplib.h>
+#include "http/httplib.hpp"
 
 #include <sys/socket.h>
 

@@ -102,6 +102,26 @@ TEST(Summary, ReportsSetupRequestsApartFromTheLoad) {
   EXPECT_FALSE(contains(without, "setup ("));
 }
 
+TEST(Summary, ADistributedRunListsItsAgentsAndTheStartSkew) {
+  metrics::Snapshot s = finished_run();
+  s.agents = {{"agent-0", "done", 3001, 0.0}, {"agent-1", "timed_out", 2999, 0.0312}, {"agent-2", "lost", 0, std::nullopt}};
+  s.start_skew_ms = 0.0312;
+
+  const auto text = summary_of(s, 60, {});
+
+  EXPECT_TRUE(contains(text, "  agent    state         requests   start skew\n")) << text;
+  EXPECT_TRUE(contains(text, "  agent-0  done             3,001      0.000ms\n")) << text;
+  EXPECT_TRUE(contains(text, "  agent-1  timed_out        2,999      0.031ms\n")) << text;
+  EXPECT_TRUE(contains(text, "  agent-2  lost                 0            -\n")) << text;  // never began
+  EXPECT_TRUE(contains(text, "  start skew 0.031ms (the latest agent's start minus the earliest's")) << text;
+}
+
+TEST(Summary, ALocalRunHasNoAgentsTable) {
+  const auto text = summary_of(finished_run(), 60, {});
+
+  EXPECT_FALSE(contains(text, "start skew")) << text;
+}
+
 TEST(Summary, ThresholdRowsCarryCheckOrCrossAndAFailCount) {
   const std::vector<ThresholdResult> results = {{"p95_ms", 200, 2.5, true, false, {}},
                                                 {"error_rate", 0.1, 0.2, false, false, {}}};

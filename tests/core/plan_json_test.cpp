@@ -37,7 +37,15 @@ Plan full_plan() {
   lp::core::VUserConfig vu;
   vu.task_headers["browse"] = {{"Authorization", "Bearer t1"}, {"Cookie", "a=1"}, {"Cookie", "b=2"}};
   vu.task_urls["read"] = "/api/v1/projects/7";
+  // A user's own calls: two for browse (order, repeated headers, a body), one for read.
+  vu.task_calls["browse"] = {{"PATCH", "/api/v1/projects/42", {{"Authorization", "Bearer u1"}, {"X-B", "1"}, {"X-B", "2"}},
+                              "{\"description\":\"renamed\"}"},
+                             {"GET", "https://other.test/y?q=2", {}, ""}};
+  vu.task_calls["read"] = {{"GET", "/api/v1/projects/42", {{"Authorization", "Bearer u1"}}, ""}};
   p.vuser_configs.push_back(vu);
+  lp::core::VUserConfig second;  // a user with calls only: the other maps stay empty
+  second.task_calls["read"] = {{"HEAD", "/api/v1/projects/43", {{"Authorization", "Bearer u2"}}, ""}};
+  p.vuser_configs.push_back(second);
   p.thresholds.p50_ms = 10;
   p.thresholds.p95_ms = 20;
   p.thresholds.p99_ms = 30;
@@ -67,6 +75,31 @@ TEST(PlanJson, HeadersTravelAsOrderedPairsWithRepeatedNames) {
 
   EXPECT_EQ(j["tasks"][0]["headers"], nlohmann::json::parse(R"([["X-B","2"],["Accept","a"],["X-B","1"]])"));
   EXPECT_EQ(j["vuser_configs"][0]["task_headers"]["browse"][2], nlohmann::json::parse(R"(["Cookie","b=2"])"));
+  EXPECT_EQ(j["vuser_configs"][0]["task_calls"]["browse"][0]["headers"],
+            nlohmann::json::parse(R"([["Authorization","Bearer u1"],["X-B","1"],["X-B","2"]])"));
+}
+
+TEST(PlanJson, WritesTaskCallsOnlyForUsersThatHaveThem) {
+  Plan plan = full_plan();
+  plan.vuser_configs.push_back({});
+
+  auto j = nlohmann::json::parse(lp::core::plan_to_json(plan, false));
+
+  EXPECT_TRUE(j["vuser_configs"][1].contains("task_calls"));
+  EXPECT_FALSE(j["vuser_configs"][2].contains("task_calls"));
+}
+
+TEST(PlanJson, NamesABadTaskCallsEntry) {
+  auto plan = lp::core::parse_plan_json(R"({"target_url": "http://h", "tasks": [{"name": "t", "url": "/"}],
+      "vuser_configs": [{"task_calls": {"t": [], "u": [{"method": "GET", "url": "/x"}], "v": "nope"}},
+                        {"task_calls": {"t": [{"url": 7}]}}]})");
+
+  ASSERT_FALSE(plan.ok());
+  const std::string& m = plan.error().message;
+  EXPECT_NE(m.find("vuser_configs[0]: task_calls['t'] must be a non-empty list of calls, got []"), std::string::npos) << m;
+  EXPECT_NE(m.find("vuser_configs[0]: task_calls['v'] must be a non-empty list of calls"), std::string::npos) << m;
+  EXPECT_NE(m.find("vuser_configs[0]: task_calls names unknown task 'u'"), std::string::npos) << m;
+  EXPECT_NE(m.find("vuser_configs[1].task_calls['t'][0]: url must be a string, got 7"), std::string::npos) << m;
 }
 
 TEST(PlanJson, AcceptsHeadersAsAnObjectInFileOrder) {

@@ -100,6 +100,21 @@ TEST(Validate, RefusesBadHeadersOfVirtualUsers) {
   EXPECT_EQ(problems[0].find("Bearer"), std::string::npos);  // a credential is never echoed
 }
 
+TEST(Validate, RefusesBadCallsOfVirtualUsers) {
+  Plan p = valid_plan();
+  lp::core::VUserConfig vu;
+  vu.task_calls["browse"] = {{"GET", "/ok", {}, ""}, {"FETCH", "no-slash", {{"X-A", "1\n2"}}, ""}};
+  vu.task_calls["gone"] = {{"GET", "/x", {}, ""}};
+  p.vuser_configs.push_back(vu);
+
+  auto problems = lp::core::validate(p);
+
+  EXPECT_TRUE(has(problems, "vuser_configs[0]: task_calls names unknown task 'gone'"));
+  EXPECT_TRUE(has(problems, "vuser_configs[0] task 'browse' call 2: header 'X-A' has a CR, LF or NUL in its value "
+                            "(a header value is one line: remove the line break)"));
+  EXPECT_EQ(problems.size(), 4u);  // and the method and the URL of call 2
+}
+
 TEST(Validate, RefusesHeaderNamesThatAreNotTokens) {
   Plan p = valid_plan();
   p.tasks[0].headers = {{"X-A\r\nX-B", "v"}, {"Bad Name", "v"}, {"", "v"}, {"X:Y", "v"}};

@@ -91,6 +91,30 @@ TEST(CompiledPlan, VirtualUsersGetTheirHeadersAndUrls) {
   EXPECT_EQ(bob.find("Bearer task"), std::string::npos);  // the user's header replaced the task's
 }
 
+TEST(CompiledPlan, AVirtualUsersOwnCallsReplaceTheTasksCalls) {
+  core::Plan p = base_plan();
+  core::VUserConfig alice;
+  alice.task_calls["browse"] = {{"GET", "/projects/7", {{"Authorization", "Bearer alice"}}, ""},
+                                {"PATCH", "/projects/7", {{"Authorization", "Bearer alice"}}, "{}"}};
+  core::VUserConfig bob;  // no calls of its own: the task's, with its header override
+  bob.task_headers["browse"] = {{"Authorization", "Bearer bob"}};
+  p.vuser_configs = {alice, bob};
+
+  auto c = compile(p);
+
+  const auto& a = c->variants[0][0].calls;
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].bytes, "GET /api/projects/7 HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n" + kAgent +
+                            "Authorization: Bearer alice\r\n\r\n");
+  EXPECT_TRUE(a[1].bytes.starts_with("PATCH /api/projects/7 HTTP/1.1\r\n"));
+  EXPECT_TRUE(a[1].bytes.ends_with("Content-Length: 2\r\n\r\n{}"));
+  EXPECT_FALSE(a[1].method.idempotent);
+  const auto& b = c->variants[0][1].calls;
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].bytes, "GET /api/items HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n" + kAgent +
+                            "Authorization: Bearer bob\r\n\r\n");
+}
+
 TEST(CompiledPlan, NeverMoreThreadsThanConnections) {
   core::Plan p = base_plan();
   p.settings.threads = 8;

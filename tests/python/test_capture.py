@@ -291,3 +291,114 @@ def test_describe_reports_vusers_as_written():
 
     assert capture.describe(Fixed)["vusers"] == 7
     assert capture.describe(Grows)["vusers"] is None
+
+
+def _needs(cls):
+    return dict(capture.capture(cls, distributed=True)["needs_python"])
+
+
+def test_a_distributed_capture_names_each_task_that_needs_python_and_prints_nothing(capsys):
+    import uuid
+
+    @scenario()
+    class Flow(VUser):
+        def on_start(self, client):
+            self.token = client.post("/auth/login", json={}).json()["access_token"]
+
+        @task
+        def replayable(self, client):
+            client.get("/api/products", headers={"Authorization": f"Bearer {self.token}"})
+
+        @task
+        def reads_a_response(self, client):
+            created = client.post("/api/v1/projects", json={}).json()
+            client.get(f"/api/v1/projects/{created['id']}")
+
+        @task
+        def batches(self, client):
+            client.batch([{"path": "/a"}, {"path": "/b"}])
+
+        @task
+        def random_id(self, client):
+            client.get(f"/api/products?trace={uuid.uuid4()}")
+
+        @task
+        def raises_on_the_answer(self, client):
+            assert client.get("/health").json()["status"] == "ok"
+
+    needs = _needs(Flow)
+
+    assert sorted(needs) == ["batches", "raises_on_the_answer", "random_id", "reads_a_response"]
+    assert needs["reads_a_response"] == "it sends {id}, a value read from an earlier response"
+    assert needs["batches"] == "it calls client.batch, whose calls go out concurrently"
+    assert needs["random_id"].startswith("it made different calls on two capture runs (url '/api/products?trace=")
+    assert needs["raises_on_the_answer"].startswith("it raised AssertionError")
+    assert capsys.readouterr().err == ""  # the binary turns the reasons into errors
+
+
+def test_a_distributed_capture_stops_an_async_task_at_its_first_real_await():
+    import asyncio
+
+    awaited = []
+
+    @scenario()
+    class Flow:
+        @task
+        async def calls_only(self, client):
+            await client.get("/a")
+            await client.get("/b")
+
+        @task
+        async def sleeps(self, client):
+            await client.get("/c")
+            await asyncio.sleep(30)  # never waited for: the capture stops here
+            awaited.append(1)
+
+    captured = capture.capture(Flow, distributed=True)
+
+    assert dict(captured["needs_python"]) == {
+        "sleeps": "it awaits something other than a client call (asyncio.sleep, a future, another task)"}
+    assert awaited == []
+    assert [c["url"] for c in captured["tasks"][0]["calls"]] == ["/a", "/b"]
+
+
+def test_a_local_capture_of_the_same_tasks_still_notes_python_mode(capsys):
+    @scenario()
+    class Flow:
+        @task
+        def reads_a_response(self, client):
+            created = client.post("/api/v1/projects", json={}).json()
+            client.get(f"/api/v1/projects/{created['id']}")
+
+    captured = capture.capture(Flow)
+
+    assert capture.NEEDS_PYTHON_MODE is True
+    assert dict(captured["needs_python"]) == {"reads_a_response": "it sends {id}, a value read from an earlier response"}
+    assert "it runs in Python mode" in capsys.readouterr().err
+
+
+def test_capture_user_records_what_its_on_start_left_and_changes_nothing():
+    @scenario()
+    class Flow(VUser):
+        users = 0
+        shared = {"project": 7}
+
+        @task
+        def read(self, client):
+            self.reads = getattr(self, "reads", 0) + 1  # state a task changes is put back
+            Flow.users += 100
+            Flow.shared["project"] = None
+            client.get(f"/api/v1/projects/{self.project}", headers={"Authorization": f"Bearer {self.token}"})
+
+    user = Flow()
+    user.token, user.project = "tok-1", 42  # as a real on_start would have left them
+    Flow.users = 1
+
+    captured = capture.capture_user(user, Flow)
+
+    call = captured["calls"]["read"][0]
+    assert (call["method"], call["url"]) == ("GET", "/api/v1/projects/42")
+    assert call["headers"] == [["Authorization", "Bearer tok-1"]]
+    assert captured["problems"] == [] and captured["needs_python"] == []
+    assert vars(user) == {"token": "tok-1", "project": 42}
+    assert Flow.users == 1 and Flow.shared == {"project": 7}

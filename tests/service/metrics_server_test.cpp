@@ -69,6 +69,20 @@ TEST(MetricsServer, ABusyPortIsAClearErrorNotASharedPort) {
   EXPECT_NE(second.error().hint.find("--metrics-port"), std::string::npos);
 }
 
+TEST(MetricsServer, LiveFamiliesAreComputedAtEachScrapeAfterThePublishedText) {
+  auto server = MetricsServer::start("127.0.0.1", 0);
+  ASSERT_TRUE(server.ok());
+  int scrapes = 0;
+  (*server)->publish("loadpilot_requests_total 7\n");
+  (*server)->set_live([&scrapes] { return "loadpilot_agents_connected " + std::to_string(++scrapes) + "\n"; });
+
+  const std::string first = get((*server)->port(), "/metrics");
+  const std::string second = get((*server)->port(), "/metrics");
+
+  EXPECT_NE(first.find("loadpilot_requests_total 7\nloadpilot_agents_connected 1\n"), std::string::npos) << first;
+  EXPECT_NE(second.find("loadpilot_agents_connected 2\n"), std::string::npos) << second;
+}
+
 TEST(MetricsServer, StopsWhenDestroyed) {
   std::uint16_t port = 0;
   {
