@@ -59,7 +59,8 @@ Worker::Worker(const CompiledPlan& plan, WorkerConfig config, TimeSource time)
   LP_CHECK(::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) == 0);
   LP_CHECK(::epoll_ctl(idle_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) == 0);
   // A FakeClock's time is not the kernel's, and OpenSSL reads TLS records itself.
-  kernel_stamps_ = !time_.is_fake() &&
+  const double thread_rate = plan.plan.rps / std::max<std::uint32_t>(1, config_.thread_count);
+  kernel_stamps_ = !time_.is_fake() && thread_rate <= kMaxStampedRate &&
                    std::none_of(plan.endpoints.begin(), plan.endpoints.end(), [](const auto& e) { return e.tls; });
   bool chains = false;
   for (const auto& task : plan.variants) {
