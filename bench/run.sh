@@ -10,7 +10,7 @@
 # and `timeout`, 2 s pause between runs, nginx stopped by its pid at exit.
 # Loopback traffic only. See bench/README.md for what each figure means.
 #
-# Runs, in this order (about 3 1/4 minutes at DURATION=10):
+# Runs, in this order (about 6 1/2 minutes at DURATION=10, 3 of them section 6):
 #   1. max throughput, $CONNS connections, 1 thread: LoadPilot, wrk, hey
 #      (+ Locust FastHttpUser, 1 process, $CONNS users, if locust is installed)
 #   2. max throughput, $LOW_CONNS connections: LoadPilot, wrk
@@ -21,6 +21,9 @@
 #      req/s: $LOCUST_RATE_USERS users x constant_throughput)
 #   5. start-up: wall time of `loadpilot run examples/checkout.py --dry-run`,
 #      $STARTUP_RUNS runs after one warm-up
+#   6. fixed-rate cost: LoadPilot vs hey at each rate in $FIXED_RATES, $FIXED_ROUNDS
+#      rounds alternating the two, CPU from `perf stat -e task-clock`, send lag
+#      (bench/fixed_rate.py on the same nginx; its table is appended to the report)
 #
 # Knobs (environment):
 #   DURATION=10          seconds per run (3 for a quick check)
@@ -29,9 +32,10 @@
 #                        raw per-run figures go to ${REPORT%.md}.json
 #   CONNS=64 LOW_CONNS=8 RATES="2000 20000" RATE_CONNS=64 MAX_RPS=10000000
 #   PY_MAX_RPS=1000000 PY_RATE=2000 LOCUST_RATE_USERS=20 STARTUP_RUNS=10
+#   FIXED_RATES="2000 10000 20000" FIXED_ROUNDS=3
 #   PIN=1 NGINX_CPU=0 TOOL_CPU=1   (PIN=0: no taskset)
 #   PORT=<free port>     nginx port (default: a free port picked at start)
-#   SKIP_TOOLS="hey locust"  labels to skip (loadpilot wrk hey locust lp-static
+#   SKIP_TOOLS="hey locust"  labels to skip (loadpilot wrk hey locust lp-static fixed
 #                        lp-python startup)
 #   KEEP_TMP=1           keep the temp dir with raw tool outputs
 set -u -o pipefail
@@ -53,6 +57,8 @@ PY_MAX_RPS=${PY_MAX_RPS:-1000000}        # section 4, max throughput point (scen
 PY_RATE=${PY_RATE:-2000}                 # section 4, fixed-rate point
 LOCUST_RATE_USERS=${LOCUST_RATE_USERS:-20}
 STARTUP_RUNS=${STARTUP_RUNS:-10}
+FIXED_RATES=${FIXED_RATES:-2000 10000 20000}
+FIXED_ROUNDS=${FIXED_ROUNDS:-3}
 if [ -n "${LOADPILOT_BIN:-}" ]; then BIN_DIR=$(abs_from_caller "$LOADPILOT_BIN"); else BIN_DIR="$ROOT/build/bin"; fi
 if [ -n "${REPORT:-}" ]; then REPORT=$(abs_from_caller "$REPORT"); else REPORT="$ROOT/bench/results/latest.md"; fi
 PIN=${PIN:-1}
@@ -70,7 +76,7 @@ LOCUST=${LOCUST:-/usr/bin/locust}
 
 die() { echo "bench: $*" >&2; exit 1; }
 [[ "$DURATION" =~ ^[0-9]+$ ]] && (( DURATION > 0 )) || die "DURATION must be a positive integer (seconds)"
-for v in PY_MAX_RPS PY_RATE LOCUST_RATE_USERS STARTUP_RUNS; do
+for v in PY_MAX_RPS PY_RATE LOCUST_RATE_USERS STARTUP_RUNS FIXED_ROUNDS; do
     [[ "${!v}" =~ ^[0-9]+$ ]] && (( ${!v} > 0 )) || die "$v must be a positive integer"
 done
 COORD="$BIN_DIR/loadpilot-coordinator"
@@ -386,6 +392,32 @@ case "$SKIP_TOOLS" in
     fi ;;
 esac
 
+# 6. fixed-rate cost, LoadPilot vs hey (bench/fixed_rate.py: perf stat -e task-clock,
+#    alternated rounds, the same nginx). Needs perf and hey; pinning as above.
+FIXED_MD=""
+case "$SKIP_TOOLS" in
+*" fixed "*) echo "bench:   skip fixed (SKIP_TOOLS)" >&2 ;;
+*)
+    fixed_tools="loadpilot hey"
+    case "$SKIP_TOOLS" in *" hey "*) fixed_tools="loadpilot" ;; esac
+    if [ "$PIN" != 1 ]; then
+        echo "bench:   skip fixed (needs PIN=1: it pins nginx to CPU 0 and the tools to CPU 1)" >&2
+    elif ! command -v perf >/dev/null; then
+        echo "bench:   skip fixed (perf missing: apt-get install linux-perf)" >&2
+    else
+        echo "bench:   [fixed] rates $FIXED_RATES, $FIXED_ROUNDS rounds: $fixed_tools" >&2
+        # shellcheck disable=SC2086  # word splitting of the rate and tool lists is wanted
+        if "$PY" "$ROOT/bench/fixed_rate.py" --port "$PORT" --bin "$BIN_DIR" --duration "$DURATION" \
+                --rounds "$FIXED_ROUNDS" --rates $FIXED_RATES --conns "$RATE_CONNS" --tools $fixed_tools \
+                --tool-cpu "$TOOL_CPU" \
+                --markdown "$T/fixed.md" --json "$T/fixed.json" >"$T/fixed.out" 2>&1; then
+            FIXED_MD="$T/fixed.md"
+        else
+            echo "bench:     fixed-rate section failed: $(tail -c 300 "$T/fixed.out" | tr '\n' ' ')" >&2
+        fi
+    fi ;;
+esac
+
 END=$(date +%s)
 
 # -------------------------------------------------------------- report -----
@@ -415,6 +447,10 @@ env BENCH_START="$START_ISO" BENCH_ELAPSED=$(( END - START )) BENCH_DURATION="$D
     BENCH_LOCUST_RATE_USERS="$LOCUST_RATE_USERS" BENCH_LOCUST_PER_USER="$LOCUST_PER_USER" \
     BENCH_STARTUP_CMD="$STARTUP_CMD" BENCH_STARTUP_WRAP="$STARTUP_WRAP" BENCH_STARTUP_RUNS="$STARTUP_RUNS" \
     "$PY" "$ROOT/bench/report.py" "$RUNS" "$REPORT.tmp" "$JSON_OUT" "$STARTUP_JSON" || die "report generation failed"
+if [ -n "$FIXED_MD" ]; then
+    { echo; echo "## 6. Fixed-rate cost: LoadPilot vs hey"; echo; cat "$FIXED_MD"; } >> "$REPORT.tmp"
+    [ -n "$JSON_OUT" ] && cp "$T/fixed.json" "${JSON_OUT%.json}.fixed.json"
+fi
 mv "$REPORT.tmp" "$REPORT"
 cat "$REPORT"
 echo "bench: report written to $REPORT${JSON_OUT:+ (raw: $JSON_OUT)}" >&2

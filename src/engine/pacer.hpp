@@ -43,6 +43,9 @@ class Pacer {
   /// Due time of the next iteration; Clock::time_point::max() when none is left, or
   /// the next one is beyond the lease.
   Clock::time_point next_due() const noexcept { return next_due_; }
+  /// Due time of the iteration `ahead` places after the next one (0: next_due()), as
+  /// it stands now: Clock::time_point::max() past the share's end or the lease.
+  Clock::time_point due_ahead(std::uint64_t ahead) const noexcept;
   /// True when the next iteration is due at or before `now`.
   bool due(Clock::time_point now) const noexcept { return next_due_ <= now; }
   /// Global index of the next iteration (for rotating virtual-user configs); once

@@ -26,6 +26,7 @@ constexpr int kMaxEvents = 256;
 constexpr std::uint64_t kWakeTag = UINT64_MAX;
 constexpr nanoseconds kTimeoutScanEvery = std::chrono::milliseconds(10);
 constexpr nanoseconds kMaxSleep = std::chrono::milliseconds(250);
+constexpr std::uint64_t kMaxAhead = 16;  ///< sends looked at per lane for one wake-up
 
 nanoseconds secs(double s) { return duration_cast<nanoseconds>(std::chrono::duration<double>(s)); }
 
@@ -49,12 +50,23 @@ Worker::Worker(const CompiledPlan& plan, WorkerConfig config, TimeSource time)
       stats_(plan.task_names.size()),
       published_(plan.task_names.size()) {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  idle_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  LP_CHECK(epoll_fd_ >= 0 && wake_fd_ >= 0);  // only fails when out of file descriptors
+  LP_CHECK(epoll_fd_ >= 0 && idle_fd_ >= 0 && wake_fd_ >= 0);  // only fails when out of file descriptors
   epoll_event ev{};
-  ev.events = EPOLLIN;
+  ev.events = EPOLLIN;  // level-triggered in both sets: whichever wait sees it, the harvest reads it
   ev.data.u64 = kWakeTag;
   LP_CHECK(::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) == 0);
+  LP_CHECK(::epoll_ctl(idle_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) == 0);
+  // A FakeClock's time is not the kernel's, and OpenSSL reads TLS records itself.
+  const double thread_rate = plan.plan.rps / std::max<std::uint32_t>(1, config_.thread_count);
+  kernel_stamps_ = !time_.is_fake() && thread_rate <= kMaxStampedRate &&
+                   std::none_of(plan.endpoints.begin(), plan.endpoints.end(), [](const auto& e) { return e.tls; });
+  bool chains = false;
+  for (const auto& task : plan.variants) {
+    for (const Variant& v : task) chains = chains || v.calls.size() > 1;
+  }
+  may_defer_ = kernel_stamps_ && !chains;
   // Connections are created on demand but the vectors never reallocate under the loop.
   std::size_t max_slots = std::size_t{config_.max_connections} * std::max<std::size_t>(1, plan.endpoints.size());
   conns_.reserve(max_slots);
@@ -69,6 +81,7 @@ Worker::Worker(const CompiledPlan& plan, WorkerConfig config, TimeSource time)
 Worker::~Worker() {
   conns_.clear();  // closes sockets before the epoll fd
   if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (idle_fd_ >= 0) ::close(idle_fd_);
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
@@ -352,28 +365,83 @@ void Worker::apply_stop(Clock::time_point now) noexcept {
   if (level >= 2) grace_end_ = std::min(grace_end_, now);
 }
 
+Clock::time_point Worker::send_wake() const noexcept {
+  Clock::time_point first = Clock::time_point::max();
+  for (const Lane& lane : lanes_) {
+    if (!lane.frozen) first = std::min(first, lane.pacer.next_due());
+  }
+  if (first == Clock::time_point::max()) return first;
+  const Clock::time_point limit = first + kSendWindow;
+  Clock::time_point last = first;
+  for (const Lane& lane : lanes_) {
+    if (lane.frozen) continue;
+    // Bounded: a plan far above what the machine can do has hundreds due in the window,
+    // and then every connection is busy anyway (starved_).
+    for (std::uint64_t ahead = 0; ahead < kMaxAhead; ++ahead) {
+      const Clock::time_point due = lane.pacer.due_ahead(ahead);
+      if (due > limit) break;
+      last = std::max(last, due);
+    }
+  }
+  return last;
+}
+
 Clock::time_point Worker::wake_at(Clock::time_point now) const noexcept {
   Clock::time_point until = now + kMaxSleep;
-  if (in_flight_ > 0) until = std::min(until, next_timeout_scan_);
+  // The scan for timeouts runs at any turn past next_timeout_scan_; the loop wakes for
+  // it alone only when nothing else woke it for another interval (at a fixed rate the
+  // sends do), so it adds no wake-up of its own.
+  if (in_flight_ > 0) until = std::min(until, next_timeout_scan_ + kTimeoutScanEvery);
   if (phase_ == Phase::Sending) {
     until = std::min({until, end_, lease_end_});
-    if (!starved_) {  // starved: a response frees a connection
-      for (const Lane& lane : lanes_) {
-        if (!lane.frozen) until = std::min(until, lane.pacer.next_due());
-      }
-    }
+    if (!starved_) until = std::min(until, send_wake());  // starved: a response frees a connection
   } else if (phase_ == Phase::Interrupting) {
     until = std::min(until, grace_end_);
   }
   return std::max(until, now);
 }
 
+bool Worker::all_written() noexcept {
+  if (unwritten_ == 0) return true;
+  unwritten_ = 0;  // rare (a new connection, a short write): count again
+  for (const auto& c : conns_) unwritten_ += c->busy() && c->state() != http::Connection::State::Reading;
+  return unwritten_ == 0;
+}
+
+bool Worker::defers_responses(std::chrono::nanoseconds wait) noexcept {
+  // A connect or a short write needs its event now: the request is not on the wire yet.
+  // Starved: a response is what frees a connection for what is due.
+  return may_defer_ && phase_ == Phase::Sending && !starved_ && wait <= kMaxDeferral && all_written();
+}
+
 void Worker::poll(std::chrono::nanoseconds wait) noexcept {
   epoll_event events[kMaxEvents];
-  int n = wait_for_events(epoll_fd_, events, kMaxEvents, wait);
+  int n = 0;
+  if (defers_responses(wait)) {
+    // At a steady rate every request would cost two wake-ups, one to send it and one
+    // for its response. Sleep until the next send instead, on a set that only control
+    // commands can end, then take whatever arrived meanwhile: each response keeps its
+    // arrival time (the kernel's stamp), and its connection was not needed before.
+    const int woken = wait_for_events(idle_fd_, events, 1, wait);
+    if (woken == 0) {
+      // The wait ran out: a send is due. It goes first; the responses can wait the few
+      // µs their reading takes (their arrival is stamped), the schedule cannot.
+      now_ = time_.now();
+      dispatch(now_);
+    }
+    if (in_flight_ > 0 || woken > 0) n = wait_for_events(epoll_fd_, events, kMaxEvents, std::chrono::nanoseconds(0));
+  } else {
+    n = wait_for_events(epoll_fd_, events, kMaxEvents, wait);
+  }
   if (n <= 0) return;
   // One clock read per batch: every response in it was complete when epoll returned.
   now_ = time_.now();
+  if (kernel_stamps_) {
+    timespec real{};
+    ::clock_gettime(CLOCK_REALTIME, &real);
+    real_minus_steady_ns_ = std::int64_t{real.tv_sec} * 1'000'000'000 + real.tv_nsec -
+                            std::chrono::duration_cast<nanoseconds>(now_.time_since_epoch()).count();
+  }
   for (int i = 0; i < n; ++i) {
     std::uint64_t tag = events[i].data.u64;
     if (tag == kWakeTag) {
@@ -433,6 +501,8 @@ void Worker::dispatch(Clock::time_point now) noexcept {
     if (!began_) began_ = start_ + (now - lane->pacer.next_due());  // the start, moved by the first send's lateness
     it.intended = lane->pacer.take(now);
     next_task_ = SIZE_MAX;
+    // Read per send, not once per turn: the sends of one turn go out one after another.
+    stats_.send_lag.record(us_between(it.intended, time_.now()));
     launch(*conn, it, now);
   }
   in_dispatch_ = false;
@@ -460,6 +530,7 @@ http::Connection* Worker::acquire(std::uint32_t endpoint) noexcept {
   conns_.push_back(std::make_unique<http::Connection>(
       epoll_fd_, slot, plan_.endpoints[endpoint], plan_.tls ? plan_.tls->native() : nullptr, *this,
       recv_buf_.get(), kRecvBufferSize, /*capture=*/false));
+  conns_.back()->set_rx_timestamps(kernel_stamps_);
   iters_.emplace_back();
   return conns_.back().get();
 }
@@ -476,16 +547,27 @@ void Worker::launch(http::Connection& conn, Iteration it, Clock::time_point now)
   conn.deadline = now + timeout_;
   const RenderedCall& call = it.variant->calls[it.call];
   conn.send(call.bytes.data(), call.bytes.size(), call.method);
+  unwritten_ += conn.busy() && conn.state() != http::Connection::State::Reading;
+}
+
+Clock::time_point Worker::arrival_of(const http::Connection& conn) const noexcept {
+  const std::int64_t stamp = conn.rx_stamp_ns();
+  if (!kernel_stamps_ || stamp == 0) return now_;
+  const Clock::time_point at{std::chrono::duration_cast<Clock::duration>(nanoseconds(stamp - real_minus_steady_ns_))};
+  // The kernel stamps with the wall clock; a step of it (NTP, an operator) between the
+  // stamp and our reading of both clocks must not put an arrival before its send or
+  // after we read it.
+  return std::clamp(at, std::min(conn.write_started(), now_), now_);
 }
 
 void Worker::on_response(http::Connection& conn, const http::ResponseParser& response) noexcept {
-  const Clock::time_point now = now_;
+  const Clock::time_point arrived = arrival_of(conn);
   std::uint32_t slot = http::Connection::slot_of(conn.tag());
   Iteration& it = iters_[slot];
   --in_flight_;
   metrics::TaskStats& ts = stats_.tasks[it.task];
-  std::uint64_t latency = us_between(it.intended, now);
-  std::uint64_t service = us_between(conn.write_started(), now);
+  std::uint64_t latency = us_between(it.intended, arrived);
+  std::uint64_t service = us_between(conn.write_started(), arrived);
   int status = response.status();
   if (status >= 400) {
     ts.record_http_error(status >= 500 ? metrics::ErrorKind::Http5xx : metrics::ErrorKind::Http4xx, latency,
@@ -498,16 +580,16 @@ void Worker::on_response(http::Connection& conn, const http::ResponseParser& res
     Iteration next = it;
     ++next.call;
     next.retried = false;
-    next.intended = now;  // the next call of a chain is due when the previous one ends
+    next.intended = arrived;  // the next call of a chain is due when the previous one ends
     const RenderedCall& call = next.variant->calls[next.call];
-    if (plan_.endpoints.data() + call.endpoint == &conn.endpoint()) return launch(conn, next, now);
+    if (plan_.endpoints.data() + call.endpoint == &conn.endpoint()) return launch(conn, next, now_);
     release(conn);
-    if (http::Connection* other = acquire(call.endpoint)) return launch(*other, next, now);
+    if (http::Connection* other = acquire(call.endpoint)) return launch(*other, next, now_);
     ++chain_dropped_;  // the rest of the chain found no connection to its host
   } else {
     release(conn);
   }
-  dispatch(now);
+  dispatch(now_);
 }
 
 void Worker::on_failure(http::Connection& conn, http::Failure failure, bool retryable) noexcept {
@@ -521,6 +603,7 @@ void Worker::on_failure(http::Connection& conn, http::Failure failure, bool retr
     ++stats_.retries;
     const RenderedCall& call = it.variant->calls[it.call];
     conn.send(call.bytes.data(), call.bytes.size(), call.method);
+    unwritten_ += conn.busy() && conn.state() != http::Connection::State::Reading;
     return;
   }
   --in_flight_;

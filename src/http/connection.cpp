@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstring>
+#include <ctime>
 #include <mutex>
 
 #include <arpa/inet.h>
@@ -57,6 +59,7 @@ void Connection::send(const char* data, std::size_t size, MethodTraits method) n
   written_ = 0;
   method_ = method;
   sent_any_ = false;
+  rx_stamp_ns_ = 0;
   parser_.reset(method.head);
   if (state_ == State::Closed) return open_socket();
   state_ = State::Writing;
@@ -70,6 +73,7 @@ void Connection::open_socket() noexcept {
   if (fd_ < 0) return fail(Failure::Connect);
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (rx_timestamps_ && !endpoint_.tls) ::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
   epoll_event ev{};
   ev.events = kEvents;
   ev.data.u64 = tag();
@@ -162,7 +166,7 @@ bool Connection::read_available(std::uint32_t events) noexcept {
       if (err == SSL_ERROR_SSL) return fail(Failure::Tls), true;
       return consume(nullptr, 0, events);  // close_notify, EOF (or a reset)
     }
-    ssize_t n = ::recv(fd_, recv_buf_, recv_cap_, 0);
+    ssize_t n = receive();
     if (n > 0) {
       // Never stop at a short read: the FIN may have come with these bytes, and then
       // no new edge comes for it.
@@ -175,6 +179,29 @@ bool Connection::read_available(std::uint32_t events) noexcept {
       return consume(nullptr, 0, events);  // ECONNRESET: what came before it still counts
     }
   }
+}
+
+ssize_t Connection::receive() noexcept {
+  if (!rx_timestamps_ || ssl_) return ::recv(fd_, recv_buf_, recv_cap_, 0);
+  iovec iov{recv_buf_, recv_cap_};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = ::recvmsg(fd_, &msg, 0);
+  if (n <= 0) return n;
+  // TCP reports the stamp of the last segment this read took bytes from: for the read
+  // that completes a response, the arrival of its last byte.
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+      timespec ts;
+      std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+      rx_stamp_ns_ = std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+    }
+  }
+  return n;
 }
 
 bool Connection::consume(const char* data, std::size_t n, std::uint32_t events) noexcept {

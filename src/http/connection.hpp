@@ -14,6 +14,8 @@
 // All of a connection's transitions live in connection.cpp; fail() is the single exit
 // path for every I/O failure (wrk's `goto error`, done with a function).
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -91,6 +93,16 @@ class Connection {
   /// When the request's first byte was written (service time starts here).
   Clock::time_point write_started() const noexcept { return write_started_; }
 
+  /// Asks the kernel to stamp every segment this connection receives (SO_TIMESTAMPNS)
+  /// and reads with recvmsg() to get the stamp, so a response read some time after it
+  /// arrived is still timed at its arrival. Plain TCP only: TLS reads go through
+  /// OpenSSL. Applies from the next socket opened.
+  void set_rx_timestamps(bool on) noexcept { rx_timestamps_ = on; }
+  /// The kernel's receive time (CLOCK_REALTIME, ns since the epoch) of the last bytes
+  /// read for the current request; 0 when there is none (stamps off, TLS, or the
+  /// kernel had not stamped the segment).
+  std::int64_t rx_stamp_ns() const noexcept { return rx_stamp_ns_; }
+
   /// Owner's bookkeeping, untouched by the connection.
   Clock::time_point deadline{};
   void* context = nullptr;
@@ -103,6 +115,8 @@ class Connection {
   /// Reads until EAGAIN or EOF; returns true when the request ended (response or
   /// failure reported). `events`: the epoll events that led here (0 when none).
   bool read_available(std::uint32_t events) noexcept;
+  /// recv() into recv_buf_, through recvmsg() with the kernel's stamp when asked for.
+  ssize_t receive() noexcept;
   void check_idle() noexcept;
   /// Feeds received bytes (n == 0: the peer closed); returns true when the request
   /// ended (response or failure reported).
@@ -130,6 +144,8 @@ class Connection {
   bool sent_any_ = false;          ///< a byte of this request may have reached the server
   std::uint64_t responses_ = 0;    ///< completed on this socket: > 0 means reused
   Clock::time_point write_started_{};
+  bool rx_timestamps_ = false;
+  std::int64_t rx_stamp_ns_ = 0;   ///< see rx_stamp_ns()
   ResponseParser parser_;
 };
 

@@ -126,6 +126,7 @@ Snapshot make_snapshot(const RunStats& stats, const std::vector<std::string>& na
   snap.latency = LatencySummary::of(total.latency);
   snap.success = LatencySummary::of(total.success);
   snap.service = LatencySummary::of(total.service);
+  snap.send_lag = LatencySummary::of(stats.send_lag);
   snap.late = stats.late;
   snap.dropped = stats.dropped;
   snap.in_flight = stats.in_flight;
@@ -170,6 +171,7 @@ std::string Snapshot::to_json() const {
   j["latency"] = latency_json(latency);
   j["success_latency"] = latency_json(success);
   j["service_latency"] = latency_json(service);
+  j["send_lag"] = latency_json(send_lag);
 
   Json kinds = Json::object();
   for (std::size_t i = 0; i < kErrorKindCount; ++i) {
@@ -233,6 +235,7 @@ std::optional<Snapshot> parse_snapshot(std::string_view json_line) {
   read(j, "latency", snap.latency);
   read(j, "success_latency", snap.success);
   read(j, "service_latency", snap.service);
+  read(j, "send_lag", snap.send_lag);
   if (const Json* kinds = find(j, "errors_by_kind"); kinds != nullptr && kinds->is_object()) {
     for (std::size_t i = 0; i < kErrorKindCount; ++i) {
       const std::string key(to_string(static_cast<ErrorKind>(i)));

@@ -44,6 +44,7 @@ void RunStats::merge(const RunStats& other) {
   late += other.late;
   dropped += other.dropped;
   retries += other.retries;
+  send_lag.merge(other.send_lag);
   // Gauges, but each worker reports its own connections, so the run's are the sum.
   in_flight += other.in_flight;
   connections += other.connections;
@@ -56,6 +57,7 @@ void RunStats::subtract(const RunStats& earlier) {
   minus(late, earlier.late);
   minus(dropped, earlier.dropped);
   minus(retries, earlier.retries);
+  send_lag.subtract(earlier.send_lag);
 }
 
 TaskStats RunStats::total() const {

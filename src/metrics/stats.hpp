@@ -98,6 +98,11 @@ struct RunStats {
   std::uint64_t retries = 0;     ///< requests sent again on a fresh connection (see Worker::on_failure)
   std::uint64_t in_flight = 0;   ///< requests on the wire at the time of the copy
   std::uint64_t connections = 0; ///< open connections at the time of the copy
+  /// Send lag, µs: from each iteration's due time to the moment its first request was
+  /// handed to the socket (the write, or the connect of a new connection). How exactly
+  /// the generator keeps its schedule; a sample per iteration sent. Engine threads
+  /// only (Python mode and agents' wire stats leave it empty).
+  Histogram send_lag;
 
   explicit RunStats(std::size_t task_count = 0) : tasks(task_count) {}
   void merge(const RunStats& other);

@@ -120,6 +120,27 @@ TEST(Worker, IterationsSentLateAreCountedAndTimedFromTheirDueTimes) {
   EXPECT_EQ(task_stats(worker).latency.sum_us(), 100'000u);  // 0 + 40 + 30 + 20 + 10 + 0 ms
 }
 
+TEST(Worker, RecordsEachIterationsSendLagFromItsDueTime) {
+  testing::LoopbackServer server([](const std::string&) { return std::string(kOk); });
+  auto plan = compile_plan(plan_for(server.url(), 100, 10));
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  FakeClock clock;
+  Worker worker(**plan, one_connection(), TimeSource(clock));
+  worker.begin(clock.now());
+  worker.turn(clock.now());
+  ASSERT_TRUE(pump(worker, [&] { return worker.in_flight() == 0; }));
+
+  clock.advance(35ms);  // iterations 1..3 (due at 10, 20, 30 ms) go out 25, 15 and 5 ms late
+  worker.turn(clock.now());
+  ASSERT_TRUE(pump(worker, [&] { return worker.in_flight() == 0 && worker.stats().iterations == 4; }));
+
+  const metrics::Histogram& lag = worker.stats().send_lag;
+  EXPECT_EQ(lag.count(), 4u);
+  EXPECT_EQ(lag.min_us(), 0u);
+  EXPECT_EQ(lag.max_us(), 25'000u);
+  EXPECT_EQ(lag.sum_us(), 45'000u);  // 0 + 25 + 15 + 5 ms
+}
+
 TEST(Worker, ARequestInFlightAtTheEndKeepsItsOwnTimeoutAndSucceeds) {
   HeldServer server;
   auto plan = compile_plan(plan_for(server.url(), 1, 1));  // one iteration, at t = 0
@@ -220,6 +241,45 @@ TEST(Worker, WaitsUntilTheNextDueTimeWhenIdle) {
   ASSERT_TRUE(pump(worker, [&] { return worker.in_flight() == 0; }));
 
   EXPECT_EQ(worker.wake_at(clock.now()), start + 100ms);
+}
+
+TEST(Worker, SendsDueWithinTheSendWindowTogetherAtTheLastOnesDueTime) {
+  testing::LoopbackServer server([](const std::string&) { return std::string(kOk); });
+  auto plan = compile_plan(plan_for(server.url(), 20'000, 10));  // one due every 50 µs
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  FakeClock clock;
+  WorkerConfig config;
+  config.max_connections = 4;
+  Worker worker(**plan, config, TimeSource(clock));
+  const auto start = clock.now();
+  worker.begin(start);
+  worker.turn(clock.now());
+  ASSERT_TRUE(pump(worker, [&] { return worker.in_flight() == 0; }));
+
+  const auto wake = worker.wake_at(clock.now());
+  clock.set(wake);
+  worker.turn(clock.now());
+
+  EXPECT_EQ(wake, start + 100us);  // the sends due at 50 and 100 µs share one wake-up
+  EXPECT_EQ(worker.stats().iterations, 3u);
+  EXPECT_EQ(worker.stats().send_lag.max_us(), 50u);  // never more than the window late
+  EXPECT_LE(Worker::kSendWindow, 100us);
+}
+
+TEST(Worker, WakesForEachSendWhenTheyAreFartherApartThanTheWindow) {
+  testing::LoopbackServer server([](const std::string&) { return std::string(kOk); });
+  auto plan = compile_plan(plan_for(server.url(), 10'000, 10));  // one due every 100 µs
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  FakeClock clock;
+  Worker worker(**plan, one_connection(), TimeSource(clock));
+  const auto start = clock.now();
+  worker.begin(start);
+  worker.turn(clock.now());
+  ASSERT_TRUE(pump(worker, [&] { return worker.in_flight() == 0; }));
+
+  const auto wake = worker.wake_at(clock.now());
+
+  EXPECT_EQ(wake, start + 100us);  // exactly at the next due time: no lateness added
 }
 
 }  // namespace
