@@ -44,9 +44,14 @@ tsan-build: deps $(TSAN_BUILD)/build.ninja
 fuzz-build: deps $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
 
+# ctest's parallelism: as many CPU-bound tests at once as cores (the `cpus` slots of
+# BUILD/ctest-resources.json), and room beside them for the distributed tests, which
+# mostly wait (tests/CMakeLists.txt).
+CTEST_PARALLEL = -j $$(( $(JOBS) + 3 )) --resource-spec-file ctest-resources.json
+
 # Every test, then a few seconds of each fuzz target.
 test: build fuzz-build
-	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 600
+	cd $(BUILD) && ctest --output-on-failure $(CTEST_PARALLEL) --timeout 600
 	cd $(FUZZ_BUILD) && FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) ctest --output-on-failure -j 2 --timeout 600
 
 # Unit, integration and black-box tests under ASan + UBSan; the engine under TSan.

@@ -215,6 +215,6 @@ foreach(_t test_install_sh test_packages)
   add_test(NAME package.${_t}
            COMMAND ${LOADPILOT_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/tests/package/${_t}.py)
   set_tests_properties(package.${_t} PROPERTIES
-    LABELS package TIMEOUT 300
+    LABELS package TIMEOUT 300 RESOURCE_GROUPS cpus:1
     ENVIRONMENT "LOADPILOT_BIN=${CMAKE_BINARY_DIR}/bin;LOADPILOT_SRC=${CMAKE_SOURCE_DIR}")
 endforeach()

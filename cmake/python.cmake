@@ -77,6 +77,6 @@ foreach(_t ${_lp_python_tests})
   add_test(NAME python.${_name}
            COMMAND ${LOADPILOT_PYTHON} -m pytest -q -p no:cacheprovider ${_t})
   set_tests_properties(python.${_name} PROPERTIES
-    LABELS python TIMEOUT 600
+    LABELS python TIMEOUT 600 RESOURCE_GROUPS cpus:1
     ENVIRONMENT "LOADPILOT_BIN=${CMAKE_BINARY_DIR}/bin;LOADPILOT_SRC=${CMAKE_SOURCE_DIR};PYTHONPATH=${CMAKE_SOURCE_DIR}/python")
 endforeach()

@@ -4,6 +4,7 @@
 add_test(NAME deploy.helm_check COMMAND ${CMAKE_SOURCE_DIR}/deploy/helm-check.sh)
 set_tests_properties(deploy.helm_check PROPERTIES
   LABELS deploy
+  RESOURCE_GROUPS cpus:1
   TIMEOUT 900
   SKIP_RETURN_CODE 77
   ENVIRONMENT "LOADPILOT_SKIP_EXIT=77")

@@ -26,7 +26,12 @@ export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}$where"
 export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}$where"
 
 echo "ctest-sanitized: $build (reports in $reports)"
-(cd "$build" && ctest --output-on-failure -j 2 --timeout 900 "$@")
+# Parallel as make test: CPU-bound tests one per core, the waiting ones beside them.
+parallel=(-j 2)
+if [[ -f $build/ctest-resources.json ]]; then
+  parallel=(-j $(($(nproc) + 3)) --resource-spec-file "$build/ctest-resources.json")
+fi
+(cd "$build" && ctest --output-on-failure "${parallel[@]}" --timeout 900 "$@")
 rc=$?
 
 mapfile -t found < <(find "$reports" -type f | sort)
