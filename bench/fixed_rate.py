@@ -28,60 +28,15 @@ import pathlib
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import tempfile
 import time
-import urllib.request
+
+from bench_nginx import served, start_nginx
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NGINX_CPU = 0  # where start_nginx() pins its nginx
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_nginx(root: pathlib.Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    (root / "nginx.conf").write_text(f"""
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    keepalive_requests 1000000;
-    keepalive_timeout 65;
-    client_body_temp_path {root}/body; proxy_temp_path {root}/proxy;
-    fastcgi_temp_path {root}/fastcgi; uwsgi_temp_path {root}/uwsgi; scgi_temp_path {root}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        location /api/user {{ default_type application/json; return 200 '{{"id":1,"name":"bench"}}'; }}
-        location = /nginx_status {{ stub_status; }}
-    }}
-}}
-""")
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    proc = subprocess.Popen(["taskset", "-c", str(NGINX_CPU), nginx, "-p", str(root), "-e", str(root / "error.log"),
-                             "-c", str(root / "nginx.conf"), "-g", "daemon off;"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            served(port)
-            return proc, port
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("nginx did not start")
-
-
-def served(port: int) -> int:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/nginx_status", timeout=5) as r:
-        return int(r.read().decode().splitlines()[2].split()[2])
 
 
 def cpu_busy_secs(cpu: int) -> float:
@@ -225,7 +180,7 @@ def main() -> None:
     try:
         port = args.port
         if port is None:
-            nginx, port = start_nginx(tmp)
+            nginx, port = start_nginx(tmp, NGINX_CPU)
         results = []
         for rnd in range(args.rounds):
             for rate in args.rates:
