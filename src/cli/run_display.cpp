@@ -31,7 +31,7 @@ void print_check_failures(const std::vector<std::pair<std::string, std::uint64_t
 
 Result<std::unique_ptr<RunDisplay>> RunDisplay::start(const core::Plan& plan, RunDisplayOptions options) {
   metrics::ExpositionInfo info{plan.name, plan.target_url, options.mode, core::to_string(plan.mode),
-                               build_info().version, 0};
+                               build_info().version};
   auto endpoint = MetricsEndpoint::start(options.metrics_port, options.metrics_port_chosen, std::move(info), stderr);
   if (!endpoint) return std::move(endpoint).error();
   const std::size_t tasks = plan.tasks.size();

@@ -1,5 +1,6 @@
 #include "metrics/prometheus.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -192,8 +193,10 @@ std::string to_prometheus(const Snapshot& s, const RunStats& stats, const Exposi
   family(out, "loadpilot_active_workers", "gauge", "Event-loop threads (or virtual-user hubs) still sending.");
   sample(out, "loadpilot_active_workers", std::uint64_t{s.active_workers});
 
+  // From the snapshot's agents, so every run on agents (the CLI's, the service's) says it.
+  const auto live = std::count_if(s.agents.begin(), s.agents.end(), [](const AgentSnapshot& a) { return a.live(); });
   family(out, "loadpilot_active_agents", "gauge", "Agents sending load (0 for a run on this machine).");
-  sample(out, "loadpilot_active_agents", std::uint64_t{info.active_agents});
+  sample(out, "loadpilot_active_agents", static_cast<std::uint64_t>(live));
 
   family(out, "loadpilot_request_duration_seconds", "histogram",
          "Latency from each request's due time to its last response byte (every response and timeout), per task.");

@@ -26,7 +26,6 @@ struct ExpositionInfo {
   std::string mode;        ///< "static" or "python"
   std::string profile;     ///< ramp | constant | step | spike
   std::string version;     ///< LoadPilot version
-  std::uint32_t active_agents = 0;  ///< agents sending load; 0 for a run on this machine
 };
 
 /// Upper bounds (µs, ascending) of loadpilot_request_duration_seconds' buckets, +Inf

@@ -63,6 +63,9 @@ struct AgentSnapshot {
   /// start; unset until it began.
   std::optional<double> start_skew_ms;
 
+  /// Taking part in the run: waiting for its start, running, or back after a silence.
+  bool live() const noexcept { return state == "waiting" || state == "running" || state == "rejoined"; }
+
   friend bool operator==(const AgentSnapshot&, const AgentSnapshot&) = default;
 };
 

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -362,7 +363,7 @@ struct CoordinatorService::Impl {
                   httplib::DataSink& out) {
     Stream stream{out, stats, false,
                   metrics::ExpositionInfo{plan.name, plan.target_url, "static", core::to_string(plan.mode),
-                                          LOADPILOT_VERSION, agents}};
+                                          LOADPILOT_VERSION}};
     current = &stream;
     run_agents.store(agents);
     auto result = coordinator->run(plan, agents, id);
@@ -403,12 +404,8 @@ struct CoordinatorService::Impl {
   /// The coordinator's per-interval callback, on the stream's thread.
   void on_interval(const metrics::Snapshot& snapshot, const metrics::RunStats& stats) {
     if (current == nullptr) return;
-    std::uint32_t live = 0;
-    for (const auto& a : snapshot.agents) {
-      if (a.state == "running" || a.state == "rejoined" || a.state == "waiting") ++live;
-    }
-    run_agents.store(live);
-    current->info.active_agents = live;
+    run_agents.store(static_cast<std::uint32_t>(
+        std::count_if(snapshot.agents.begin(), snapshot.agents.end(), [](const auto& a) { return a.live(); })));
     if (metrics) metrics->publish(metrics::to_prometheus(snapshot, stats, current->info));
     if (snapshot.phase != "done") write(*current, snapshot_line(snapshot, current->with_stats ? &stats : nullptr));
   }
@@ -605,7 +602,7 @@ Result<std::unique_ptr<CoordinatorService>> CoordinatorService::start(ServiceOpt
   }
   self->metrics = std::move(*metrics);
   self->metrics->publish(metrics::to_prometheus(metrics::make_snapshot(metrics::RunStats(0), {}), metrics::RunStats(0),
-                                                metrics::ExpositionInfo{"", "", "static", "", LOADPILOT_VERSION, 0}));
+                                                metrics::ExpositionInfo{"", "", "static", "", LOADPILOT_VERSION}));
   self->metrics->set_live([self] { return self->live_families(); });
 
   self->routes();

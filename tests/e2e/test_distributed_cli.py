@@ -422,6 +422,7 @@ def test_ctrl_c_stops_the_agents_runs_on_stop_and_reports_what_ran(target, tmp_p
     assert first_line.startswith("[00:01/01:00]"), first_line + err
     served = [l for l in exposition.splitlines() if l.startswith('loadpilot_requests_total{task="read_project"}')]
     assert served and float(served[0].split()[-1]) > 0, exposition  # the agents' figures, merged, on :PORT/metrics
+    assert "\nloadpilot_active_agents 2\n" in exposition, exposition
     assert process.returncode == 0, rest + err
     assert "stopped early after" in rest and "agent-0" in rest
     stats = target.stats()

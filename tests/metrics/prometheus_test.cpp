@@ -42,7 +42,18 @@ SampleRun sample_run() {
   return r;
 }
 
-ExpositionInfo info() { return {"Shop", "http://127.0.0.1:8000", "static", "ramp", "0.1.0", 0}; }
+ExpositionInfo info() { return {"Shop", "http://127.0.0.1:8000", "static", "ramp", "0.1.0"}; }
+
+TEST(Prometheus, ActiveAgentsAreTheSnapshotsLiveAgents) {
+  SampleRun r = sample_run();
+  EXPECT_TRUE(has_line(to_prometheus(r.snapshot, r.stats, info()), "loadpilot_active_agents 0"));  // this machine
+
+  for (const char* state : {"running", "rejoined", "waiting", "suspect", "timed_out", "done"}) {
+    r.snapshot.agents.push_back(AgentSnapshot{std::string("agent-") + state, state, 10, std::nullopt});
+  }
+
+  EXPECT_TRUE(has_line(to_prometheus(r.snapshot, r.stats, info()), "loadpilot_active_agents 3"));
+}
 
 TEST(Prometheus, WritesEveryFamilyWithHelpAndType) {
   const SampleRun r = sample_run();
