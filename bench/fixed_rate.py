@@ -9,7 +9,8 @@
 For every run: CPU from `perf stat -e task-clock` (the tool's threads, user + kernel),
 the tool pinned to CPU 1 and nginx to CPU 0 (taskset), nginx's stub_status count
 before and after (the count that matters), the tool's own count and latency
-percentiles, LoadPilot's send lag (due time -> handed to the socket), the busy time of
+percentiles, LoadPilot's send lag (due time -> handed to the socket, for the iterations
+sent on time or late) and how many it sent ahead (by at most 100 µs), the busy time of
 the tool's CPU from /proc/stat (whatever ran there, interrupts included: work that
 task-clock does not charge to the tool shows here) and the load average. The rounds
 alternate LoadPilot and hey at each rate so background noise hits both alike; the
@@ -95,6 +96,10 @@ def run_one(tool: str, rate: float, args, port: int, tmp: pathlib.Path) -> dict:
         lag = final.get("send_lag", {})
         r.update(lag_p50_us=lag.get("p50_ms", 0) * 1000, lag_p99_us=lag.get("p99_ms", 0) * 1000,
                  lag_max_us=lag.get("max_ms", 0) * 1000, lag_count=lag.get("count", 0))
+        # Sent ahead of their due time (sharing an earlier send's wake-up): how many, how early.
+        early = final.get("send_early", {})
+        r.update(early_share=early.get("count", 0) / max(1, early.get("count", 0) + lag.get("count", 0)),
+                 early_max_us=early.get("max_ms", 0) * 1000)
     else:
         r.update(parse_hey(p.stdout))
     r["us_per_request"] = 1000 * r["cpu_ms"] / max(1, r["nginx"])
@@ -115,8 +120,9 @@ def markdown(results: list[dict], args) -> str:
              f"rate, tool on CPU {args.tool_cpu}, nginx on its own CPU, {args.conns} connections at most; "
              "medians (range). CPU = `perf stat -e task-clock` of the tool; µs/request = CPU / nginx's count.", "",
              "| rate | tool | achieved rps (nginx) | = tool's count | CPU µs / request | ratio to hey | tool CPU busy s "
-             "| send lag p50 / p99 / max µs | latency p50 / p99 ms | service p50 / p99 ms | load avg |",
-             "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| send lag p50 / p99 / max µs | sent early: share, max µs | latency p50 / p99 ms | service p50 / p99 ms "
+             "| load avg |",
+             "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for rate in args.rates:
         hey = [r for r in results if r["rate"] == rate and r["tool"] == "hey"]
         hey_us = statistics.median(r["us_per_request"] for r in hey) if hey else None
@@ -133,8 +139,10 @@ def markdown(results: list[dict], args) -> str:
             lag = (f"{med(rs, 'lag_p50_us')} / {med(rs, 'lag_p99_us')} / {med(rs, 'lag_max_us')}"
                    if tool != "hey" else "—")
             service = f"{med(rs, 'service_p50_ms')} / {med(rs, 'service_p99_ms')}" if tool != "hey" else "—"
+            early = (f"{statistics.median(r['early_share'] for r in rs):.0%}, {med(rs, 'early_max_us')}"
+                     if tool != "hey" else "—")
             lines.append(f"| {rate:,.0f} | {tool} | {med(rs, 'achieved')} | {same} | {med(rs, 'us_per_request')} | "
-                         f"{ratio} | {med(rs, 'cpu1_busy_s')} | {lag} | {med(rs, 'p50_ms')} / {med(rs, 'p99_ms')} | "
+                         f"{ratio} | {med(rs, 'cpu1_busy_s')} | {lag} | {early} | {med(rs, 'p50_ms')} / {med(rs, 'p99_ms')} | "
                          f"{service} | {med(rs, 'load')} |")
     lines += ["", "Commands (each as `taskset -c 1 perf stat -x, -e task-clock -o FILE -- CMD`; LoadPilot's plan: "
               f"`{{\"rps\": RATE, \"duration_secs\": {args.duration:g}, \"mode\": \"constant\", \"threads\": 1, "

@@ -36,12 +36,6 @@ void Pacer::update_due() noexcept {
   next_due_ = started_ && !closed_ && secs < lease_secs_ ? at(start_, secs) : Clock::time_point::max();
 }
 
-Clock::time_point Pacer::due_ahead(std::uint64_t ahead) const noexcept {
-  if (ahead == 0) return next_due_;
-  const double secs = schedule_.due_ahead(ahead);
-  return started_ && !closed_ && secs < lease_secs_ ? at(start_, secs) : Clock::time_point::max();
-}
-
 Clock::time_point Pacer::take(Clock::time_point now) noexcept {
   const Clock::time_point intended = next_due_;
   if (now - intended >= metrics::kLateAfter) ++late_;

@@ -43,9 +43,6 @@ class Pacer {
   /// Due time of the next iteration; Clock::time_point::max() when none is left, or
   /// the next one is beyond the lease.
   Clock::time_point next_due() const noexcept { return next_due_; }
-  /// Due time of the iteration `ahead` places after the next one (0: next_due()), as
-  /// it stands now: Clock::time_point::max() past the share's end or the lease.
-  Clock::time_point due_ahead(std::uint64_t ahead) const noexcept;
   /// True when the next iteration is due at or before `now`.
   bool due(Clock::time_point now) const noexcept { return next_due_ <= now; }
   /// Global index of the next iteration (for rotating virtual-user configs); once
@@ -54,8 +51,9 @@ class Pacer {
   /// Nothing left to fire: closed, or the share is exhausted.
   bool finished() const noexcept { return closed_ || schedule_.exhausted(); }
 
-  /// Takes the next iteration, which is being sent at `now` (call only when due(now)).
-  /// Counts it late when now - due >= metrics::kLateAfter. Returns its due time.
+  /// Takes the next iteration, which is being sent at `now` (when due(now), or up to
+  /// Worker::kSendAhead before its due time). Counts it late when now - due >=
+  /// metrics::kLateAfter. Returns its due time.
   Clock::time_point take(Clock::time_point now) noexcept;
   /// Nothing is free to send with at `now`: drops the due iterations that have waited
   /// longer than kMaxLag. Returns how many were dropped.

@@ -53,11 +53,6 @@ void RateSchedule::update_due() noexcept {
                           : profile_->time_of(static_cast<double>(next_index()));
 }
 
-double RateSchedule::due_ahead(std::uint64_t ahead) const noexcept {
-  if (ahead >= count_ - std::min(m_, count_)) return std::numeric_limits<double>::infinity();
-  return profile_->time_of(static_cast<double>(index_of(m_ + ahead)));
-}
-
 void RateSchedule::advance() noexcept {
   ++m_;
   update_due();

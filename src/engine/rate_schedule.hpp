@@ -43,9 +43,6 @@ class RateSchedule {
   std::uint64_t count() const noexcept { return count_ - first_m_; }
   const core::Profile& profile() const noexcept { return *profile_; }
 
-  /// Seconds after the start at which the iteration `ahead` places after the next one
-  /// is due (ahead = 0: next_due()); +infinity past the end of the share.
-  double due_ahead(std::uint64_t ahead) const noexcept;
   /// Takes the next iteration (it is being sent).
   void advance() noexcept;
   /// Iterations of this share due at or before `t` and not yet taken.

@@ -26,7 +26,6 @@ constexpr int kMaxEvents = 256;
 constexpr std::uint64_t kWakeTag = UINT64_MAX;
 constexpr nanoseconds kTimeoutScanEvery = std::chrono::milliseconds(10);
 constexpr nanoseconds kMaxSleep = std::chrono::milliseconds(250);
-constexpr std::uint64_t kMaxAhead = 16;  ///< sends looked at per lane for one wake-up
 
 nanoseconds secs(double s) { return duration_cast<nanoseconds>(std::chrono::duration<double>(s)); }
 
@@ -365,25 +364,12 @@ void Worker::apply_stop(Clock::time_point now) noexcept {
   if (level >= 2) grace_end_ = std::min(grace_end_, now);
 }
 
-Clock::time_point Worker::send_wake() const noexcept {
+Clock::time_point Worker::next_send() const noexcept {
   Clock::time_point first = Clock::time_point::max();
   for (const Lane& lane : lanes_) {
     if (!lane.frozen) first = std::min(first, lane.pacer.next_due());
   }
-  if (first == Clock::time_point::max()) return first;
-  const Clock::time_point limit = first + kSendWindow;
-  Clock::time_point last = first;
-  for (const Lane& lane : lanes_) {
-    if (lane.frozen) continue;
-    // Bounded: a plan far above what the machine can do has hundreds due in the window,
-    // and then every connection is busy anyway (starved_).
-    for (std::uint64_t ahead = 0; ahead < kMaxAhead; ++ahead) {
-      const Clock::time_point due = lane.pacer.due_ahead(ahead);
-      if (due > limit) break;
-      last = std::max(last, due);
-    }
-  }
-  return last;
+  return first;
 }
 
 Clock::time_point Worker::wake_at(Clock::time_point now) const noexcept {
@@ -394,7 +380,7 @@ Clock::time_point Worker::wake_at(Clock::time_point now) const noexcept {
   if (in_flight_ > 0) until = std::min(until, next_timeout_scan_ + kTimeoutScanEvery);
   if (phase_ == Phase::Sending) {
     until = std::min({until, end_, lease_end_});
-    if (!starved_) until = std::min(until, send_wake());  // starved: a response frees a connection
+    if (!starved_) until = std::min(until, next_send());  // starved: a response frees a connection
   } else if (phase_ == Phase::Interrupting) {
     until = std::min(until, grace_end_);
   }
@@ -478,7 +464,8 @@ void Worker::dispatch(Clock::time_point now) noexcept {
   starved_ = false;
   const std::size_t users = plan_.vuser_count();
   const std::uint64_t slots = config_.slot_count;
-  while (Lane* lane = next_due_lane(now)) {
+  // What is due within kSendAhead goes now: the wake-up this turn paid for serves it.
+  while (Lane* lane = next_due_lane(now + kSendAhead)) {
     if (next_task_ == SIZE_MAX) next_task_ = picker_.next();
     // Users rotate along the slot's own sequence (k / S), so an agent's slot walks
     // through every user of its slice even when S and the slice size share a factor.
@@ -498,11 +485,19 @@ void Worker::dispatch(Clock::time_point now) noexcept {
     Iteration it;
     it.variant = &v;
     it.task = static_cast<std::uint32_t>(next_task_);
-    if (!began_) began_ = start_ + (now - lane->pacer.next_due());  // the start, moved by the first send's lateness
-    it.intended = lane->pacer.take(now);
+    const Clock::time_point due = lane->pacer.take(now);
     next_task_ = SIZE_MAX;
     // Read per send, not once per turn: the sends of one turn go out one after another.
-    stats_.send_lag.record(us_between(it.intended, time_.now()));
+    const Clock::time_point sent = time_.now();
+    // The start, moved by the first send's lateness (sent ahead: on time).
+    if (!began_) began_ = start_ + std::max(sent - due, Clock::duration::zero());
+    if (sent >= due) {
+      it.intended = due;
+      stats_.send_lag.record(us_between(due, sent));
+    } else {
+      it.intended = sent;  // its wait starts when it is sent
+      stats_.send_early.record(us_between(sent, due));
+    }
     launch(*conn, it, now);
   }
   in_dispatch_ = false;

@@ -89,8 +89,8 @@ class Worker final : public http::ConnectionObserver {
   /// Draining at the profile's end, fails requests past their timeout, cuts off those
   /// still in flight when a stop's grace is over, publishes stats when asked.
   Phase turn(Clock::time_point now) noexcept;
-  /// When the next turn is due: the next iteration, the profile's end, a timeout scan
-  /// or the end of the grace; at most 250 ms away.
+  /// When the next turn is due: the next iteration's due time, the profile's end, a
+  /// timeout scan or the end of the grace; at most 250 ms away.
   Clock::time_point wake_at(Clock::time_point now) const noexcept;
   /// Waits up to `wait` (real time) for socket events and handles them. While sending
   /// at a steady rate (plain HTTP, real clock, next send at most kMaxDeferral away,
@@ -110,13 +110,14 @@ class Worker final : public http::ConnectionObserver {
   /// time (flat out, 150k+ requests/s a thread), reads each response as it comes and
   /// times it by the batch's clock read, as without stamps.
   static constexpr double kMaxStampedRate = 50'000;
-  /// Sends due within this long after the earliest one due go out together, at the
-  /// last one's due time: one wake-up instead of several, and nothing sent early. The
-  /// first of them is sent up to this late (plus the wake-up's own latency); only a
-  /// rate whose sends are closer than this (20,000 rps and up on one thread) has any.
-  /// 55 rather than 50 µs: a 20,000 rps lane's next send, 50 µs on, must fall inside
-  /// whatever the ns rounding of the due times.
-  static constexpr std::chrono::microseconds kSendWindow{55};
+  /// A turn that sends also sends every iteration due within this long after it: at
+  /// 10,000 rps one wake-up sends two, at 20,000 three, with the second and third up to
+  /// this early. A wake-up is most of what a request costs at a fixed rate (the timer,
+  /// the switch, and waking the server); nothing waits for a window, so the lateness is
+  /// only the wake-up's own. An early request's latency is measured from its send (it
+  /// cannot be answered before), never from its later due time; RunStats::send_early
+  /// counts it. 100 µs: the send bound of a fixed-rate tool (issue 6), both ways.
+  static constexpr std::chrono::microseconds kSendAhead{100};
   /// Closes every connection, publishes the final stats and marks the worker finished.
   void end();
 
@@ -201,7 +202,7 @@ class Worker final : public http::ConnectionObserver {
   void expire_lease(Clock::time_point now) noexcept;
   void close_lanes(Clock::time_point now) noexcept;
   Lane* next_due_lane(Clock::time_point now) noexcept;
-  Clock::time_point send_wake() const noexcept;
+  Clock::time_point next_send() const noexcept;  ///< earliest due time of a lane not frozen
   void apply_stop(Clock::time_point now) noexcept;
   void dispatch(Clock::time_point now) noexcept;
   http::Connection* acquire(std::uint32_t endpoint) noexcept;

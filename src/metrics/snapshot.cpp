@@ -127,6 +127,7 @@ Snapshot make_snapshot(const RunStats& stats, const std::vector<std::string>& na
   snap.success = LatencySummary::of(total.success);
   snap.service = LatencySummary::of(total.service);
   snap.send_lag = LatencySummary::of(stats.send_lag);
+  snap.send_early = LatencySummary::of(stats.send_early);
   snap.late = stats.late;
   snap.dropped = stats.dropped;
   snap.in_flight = stats.in_flight;
@@ -172,6 +173,7 @@ std::string Snapshot::to_json() const {
   j["success_latency"] = latency_json(success);
   j["service_latency"] = latency_json(service);
   j["send_lag"] = latency_json(send_lag);
+  j["send_early"] = latency_json(send_early);
 
   Json kinds = Json::object();
   for (std::size_t i = 0; i < kErrorKindCount; ++i) {
@@ -236,6 +238,7 @@ std::optional<Snapshot> parse_snapshot(std::string_view json_line) {
   read(j, "success_latency", snap.success);
   read(j, "service_latency", snap.service);
   read(j, "send_lag", snap.send_lag);
+  read(j, "send_early", snap.send_early);
   if (const Json* kinds = find(j, "errors_by_kind"); kinds != nullptr && kinds->is_object()) {
     for (std::size_t i = 0; i < kErrorKindCount; ++i) {
       const std::string key(to_string(static_cast<ErrorKind>(i)));

@@ -45,6 +45,7 @@ void RunStats::merge(const RunStats& other) {
   dropped += other.dropped;
   retries += other.retries;
   send_lag.merge(other.send_lag);
+  send_early.merge(other.send_early);
   // Gauges, but each worker reports its own connections, so the run's are the sum.
   in_flight += other.in_flight;
   connections += other.connections;
@@ -58,6 +59,7 @@ void RunStats::subtract(const RunStats& earlier) {
   minus(dropped, earlier.dropped);
   minus(retries, earlier.retries);
   send_lag.subtract(earlier.send_lag);
+  send_early.subtract(earlier.send_early);
 }
 
 TaskStats RunStats::total() const {

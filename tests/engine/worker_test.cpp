@@ -243,7 +243,7 @@ TEST(Worker, WaitsUntilTheNextDueTimeWhenIdle) {
   EXPECT_EQ(worker.wake_at(clock.now()), start + 100ms);
 }
 
-TEST(Worker, SendsDueWithinTheSendWindowTogetherAtTheLastOnesDueTime) {
+TEST(Worker, ATurnAlsoSendsWhatIsDueWithinTheSendAheadBound) {
   testing::LoopbackServer server([](const std::string&) { return std::string(kOk); });
   auto plan = compile_plan(plan_for(server.url(), 20'000, 10));  // one due every 50 µs
   ASSERT_TRUE(plan.ok()) << plan.error().message;
@@ -253,33 +253,57 @@ TEST(Worker, SendsDueWithinTheSendWindowTogetherAtTheLastOnesDueTime) {
   Worker worker(**plan, config, TimeSource(clock));
   const auto start = clock.now();
   worker.begin(start);
-  worker.turn(clock.now());
-  ASSERT_TRUE(pump(worker, [&] { return worker.in_flight() == 0; }));
 
-  const auto wake = worker.wake_at(clock.now());
-  clock.set(wake);
-  worker.turn(clock.now());
+  worker.turn(start);  // due at 0 µs; 50 and 100 µs are within kSendAhead
 
-  EXPECT_EQ(wake, start + 100us);  // the sends due at 50 and 100 µs share one wake-up
   EXPECT_EQ(worker.stats().iterations, 3u);
-  EXPECT_EQ(worker.stats().send_lag.max_us(), 50u);  // never more than the window late
-  EXPECT_LE(Worker::kSendWindow, 100us);
+  EXPECT_EQ(worker.stats().send_lag.count(), 1u);  // the one due now, on time
+  EXPECT_EQ(worker.stats().send_lag.max_us(), 0u);
+  EXPECT_EQ(worker.stats().send_early.count(), 2u);
+  EXPECT_EQ(worker.stats().send_early.min_us(), 50u);
+  EXPECT_EQ(worker.stats().send_early.max_us(), 100u);  // never more than the bound early
+  EXPECT_EQ(worker.wake_at(start), start + 150us);      // the next one, at its due time
+  EXPECT_LE(Worker::kSendAhead, 100us);
 }
 
-TEST(Worker, WakesForEachSendWhenTheyAreFartherApartThanTheWindow) {
+TEST(Worker, ARequestSentAheadIsTimedFromItsSendNotItsLaterDueTime) {
   testing::LoopbackServer server([](const std::string&) { return std::string(kOk); });
   auto plan = compile_plan(plan_for(server.url(), 10'000, 10));  // one due every 100 µs
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  FakeClock clock;
+  WorkerConfig config;
+  config.max_connections = 2;
+  Worker worker(**plan, config, TimeSource(clock));
+  const auto start = clock.now();
+  worker.begin(start);
+  worker.turn(start);  // sends the one due at 0 and, 100 µs early, the one due at 100 µs
+  ASSERT_EQ(worker.stats().iterations, 2u);
+
+  clock.set(start + 30us);  // both responses are read (and timed) at 30 µs
+  ASSERT_TRUE(pump(worker, [&] { return worker.in_flight() == 0; }));
+
+  // Both waited 30 µs; timed from its due time the early one would show 0 (-70 µs).
+  EXPECT_EQ(task_stats(worker).latency.count(), 2u);
+  EXPECT_EQ(task_stats(worker).latency.min_us(), 30u);
+  EXPECT_EQ(task_stats(worker).latency.max_us(), 30u);
+  EXPECT_EQ(worker.wake_at(clock.now()), start + 200us);  // then one wake-up per pair
+}
+
+TEST(Worker, SendsNothingMoreThanTheBoundAhead) {
+  testing::LoopbackServer server([](const std::string&) { return std::string(kOk); });
+  auto plan = compile_plan(plan_for(server.url(), 5'000, 10));  // one due every 200 µs
   ASSERT_TRUE(plan.ok()) << plan.error().message;
   FakeClock clock;
   Worker worker(**plan, one_connection(), TimeSource(clock));
   const auto start = clock.now();
   worker.begin(start);
-  worker.turn(clock.now());
+  worker.turn(start);
   ASSERT_TRUE(pump(worker, [&] { return worker.in_flight() == 0; }));
 
-  const auto wake = worker.wake_at(clock.now());
+  worker.turn(start + 99us);  // the next is due at 200 µs: 101 µs ahead, not sent yet
 
-  EXPECT_EQ(wake, start + 100us);  // exactly at the next due time: no lateness added
+  EXPECT_EQ(worker.stats().iterations, 1u);
+  EXPECT_EQ(worker.wake_at(start + 99us), start + 200us);
 }
 
 }  // namespace

@@ -30,6 +30,7 @@ Snapshot sample_snapshot() {
   s.latency = latency(1.25);
   s.service = latency(0.75);
   s.send_lag = latency(0.05);
+  s.send_early = latency(0.02);
   for (std::size_t i = 0; i < kErrorKindCount; ++i) s.errors_by_kind[i] = i * 2;
   s.late = 3;
   s.dropped = 1;
@@ -141,7 +142,7 @@ TEST(Snapshot, JsonHasExactlyTheDocumentedKeys) {
   EXPECT_EQ(keys, (std::vector<std::string>{
                       "timestamp_secs", "elapsed_secs", "load_secs", "current_rps", "target_rps",
                       "requests_total", "errors_total", "iterations", "active_workers", "phase",
-                      "stopped", "interval", "latency", "success_latency", "service_latency", "send_lag",
+                      "stopped", "interval", "latency", "success_latency", "service_latency", "send_lag", "send_early",
                       "errors_by_kind", "errors_without_request", "late", "dropped", "in_flight",
                       "connections", "tasks"}));
   EXPECT_EQ(latency_keys, (std::vector<std::string>{"min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms",
