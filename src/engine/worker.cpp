@@ -491,9 +491,9 @@ void Worker::dispatch(Clock::time_point now) noexcept {
     const Clock::time_point sent = time_.now();
     // The start, moved by the first send's lateness (sent ahead: on time).
     if (!began_) began_ = start_ + std::max(sent - due, Clock::duration::zero());
+    stats_.send_lag.record(us_between(due, sent));  // 0 when sent ahead: not late
     if (sent >= due) {
       it.intended = due;
-      stats_.send_lag.record(us_between(due, sent));
     } else {
       it.intended = sent;  // its wait starts when it is sent
       stats_.send_early.record(us_between(sent, due));

@@ -88,7 +88,7 @@ struct Snapshot {
   LatencySummary latency;      ///< from due time, every response and timeout (what users feel)
   LatencySummary success;      ///< the same, successful responses only
   LatencySummary service;      ///< from the write (what the server took), responses only
-  LatencySummary send_lag;     ///< from due time to send, per iteration sent on time or late (RunStats::send_lag)
+  LatencySummary send_lag;     ///< from due time to send (0 if sent ahead), per iteration (RunStats::send_lag)
   LatencySummary send_early;   ///< how early, per iteration sent ahead of its due time (RunStats::send_early)
   std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};
   std::uint64_t errors_without_request = 0;  ///< see TaskStats::errors_without_request

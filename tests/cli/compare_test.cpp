@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/temp_dir.hpp"
+
 namespace lp::cli {
 namespace {
 
@@ -49,26 +51,6 @@ json document(double p99, int intervals = 0, double p99_swing = 0, int schema = 
   doc["timeline"] = timeline;
   return doc;
 }
-
-class Files {
- public:
-  Files() {
-    std::string pattern = (fs::temp_directory_path() / "lp_compare_test_XXXXXX").string();
-    dir_ = ::mkdtemp(pattern.data());
-  }
-  ~Files() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string write(const std::string& name, const std::string& content) {
-    const auto path = dir_ / name;
-    std::ofstream(path) << content;
-    return path.string();
-  }
-
- private:
-  fs::path dir_;
-};
 
 std::string run(const CompareArgs& args, int& exit_code, bool color = false) {
   std::FILE* out = std::tmpfile();
@@ -127,7 +109,7 @@ TEST(Compare, AChangeWithinTheRunsIntervalSpreadIsNoise) {
 }
 
 TEST(Compare, ReadsTheSpreadFromSteadyIntervals) {
-  Files files;
+  lp::testing::TempDir files;
   const std::string path = files.write("r.json", document(5, 10, 1.0).dump());
 
   auto f = read_compare_figures(path);
@@ -140,7 +122,7 @@ TEST(Compare, ReadsTheSpreadFromSteadyIntervals) {
 }
 
 TEST(Compare, TooFewIntervalsGiveNoSpread) {
-  Files files;
+  lp::testing::TempDir files;
 
   auto f = read_compare_figures(files.write("r.json", document(5, 2, 1.0).dump()));
 
@@ -149,7 +131,7 @@ TEST(Compare, TooFewIntervalsGiveNoSpread) {
 }
 
 TEST(Compare, CommandExitsOneOnARegressionAndZeroOtherwise) {
-  Files files;
+  lp::testing::TempDir files;
   const std::string base = files.write("base.json", document(5).dump());
   const std::string worse = files.write("worse.json", document(8).dump());
   int code = -1;
@@ -164,7 +146,7 @@ TEST(Compare, CommandExitsOneOnARegressionAndZeroOtherwise) {
 }
 
 TEST(Compare, ColoursOnlyWhenAsked) {
-  Files files;
+  lp::testing::TempDir files;
   const std::string base = files.write("base.json", document(5).dump());
   const std::string worse = files.write("worse.json", document(8).dump());
   int code = -1;
@@ -174,7 +156,7 @@ TEST(Compare, ColoursOnlyWhenAsked) {
 }
 
 TEST(Compare, ReadsSchemaOneDocuments) {
-  Files files;
+  lp::testing::TempDir files;
 
   auto f = read_compare_figures(files.write("v1.json", document(5, 0, 0, /*schema=*/1).dump()));
 
@@ -183,7 +165,7 @@ TEST(Compare, ReadsSchemaOneDocuments) {
 }
 
 TEST(Compare, UnreadableOrWrongFilesExitTwoWithTheReason) {
-  Files files;
+  lp::testing::TempDir files;
   const std::string good = files.write("good.json", document(5).dump());
   json v3 = document(5);
   v3["schema_version"] = 3;
@@ -210,7 +192,7 @@ TEST(Compare, UnreadableOrWrongFilesExitTwoWithTheReason) {
 }
 
 TEST(Compare, KeysOfTheWrongTypeReadAsMissingInsteadOfThrowing) {
-  Files files;
+  lp::testing::TempDir files;
   json doc = document(5, 4);
   doc["timeline"][1]["phase"] = 5;
   doc["timeline"][2]["interval"]["secs"] = "one";

@@ -8,33 +8,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/temp_dir.hpp"
+
 namespace lp::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "lp_init_test_XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using lp::testing::read_text;
+using lp::testing::TempDir;
 
 bool contains(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 
@@ -50,7 +31,7 @@ TEST(Init, CreatesTheScenarioMonitoringAndEnvFiles) {
     EXPECT_TRUE(fs::is_regular_file(dir.path() / "proj" / f)) << f;
   }
   EXPECT_TRUE(result->skipped.empty());
-  EXPECT_NE(read(dir.path() / "proj/monitoring/prometheus.yml").find("host.docker.internal:9090"), std::string::npos);
+  EXPECT_NE(read_text(dir.path() / "proj/monitoring/prometheus.yml").find("host.docker.internal:9090"), std::string::npos);
 }
 
 TEST(Init, NeverOverwritesAndSaysWhatItSkipped) {
@@ -62,7 +43,7 @@ TEST(Init, NeverOverwritesAndSaysWhatItSkipped) {
 
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result->skipped, (std::vector<std::string>{"scenarios/example.py"}));
-  EXPECT_EQ(read(dir.path() / "scenarios/example.py"), "mine\n");
+  EXPECT_EQ(read_text(dir.path() / "scenarios/example.py"), "mine\n");
   EXPECT_TRUE(contains(result->created, ".env.example"));
 }
 

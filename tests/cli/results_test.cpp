@@ -10,12 +10,16 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/temp_dir.hpp"
+
 namespace lp::cli {
 namespace {
 
 using metrics::ThresholdResult;
 
 namespace fs = std::filesystem;
+using lp::testing::read_text;
+using lp::testing::TempDir;
 using nlohmann::json;
 
 ResultsInput finished_run() {
@@ -65,29 +69,6 @@ ResultsInput finished_run() {
 }
 
 // A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "lp_results_test_XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 TEST(ResultsJson, HasEveryTopLevelKey) {
   const auto doc = json::parse(results_json(finished_run()));
 
@@ -370,7 +351,7 @@ TEST(WriteFileAtomic, CreatesParentDirectoriesAndWritesTheContent) {
   auto status = write_file_atomic(path.string(), "{\"a\":1}\n");
 
   ASSERT_TRUE(status.ok()) << status.error().message;
-  EXPECT_EQ(read_file(path), "{\"a\":1}\n");
+  EXPECT_EQ(read_text(path), "{\"a\":1}\n");
 }
 
 TEST(WriteFileAtomic, ReplacesAnExistingFileAndLeavesNoTemporary) {
@@ -381,7 +362,7 @@ TEST(WriteFileAtomic, ReplacesAnExistingFileAndLeavesNoTemporary) {
   auto status = write_file_atomic(path.string(), "new");
 
   ASSERT_TRUE(status.ok());
-  EXPECT_EQ(read_file(path), "new");
+  EXPECT_EQ(read_text(path), "new");
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator{}), 1);
 }
 
