@@ -146,6 +146,12 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
     print_error(result.error());
     return ExitCode::Usage;
   }
+  if (result->final_snapshot.stopped && result->final_snapshot.iterations == 0) {
+    // Stopped before a single iteration went out (Ctrl+C during on_start, say): a run
+    // that never happened must not read as a pass. As a run on agents does.
+    std::fprintf(stderr, "stopped before the load started: nothing was sent\n");
+    return ExitCode::CannotStart;
+  }
   end.final = result->final_snapshot;
   end.stats = std::move(result->stats);
   end.thresholds = metrics::evaluate_thresholds(plan.thresholds, end.final);
