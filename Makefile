@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 5
 
-.PHONY: all deps build asan-build tsan-build fuzz-build test test-sanitize test-deploy package test-package fuzz demo bench clean
+.PHONY: all deps build asan-build tsan-build fuzz-build test test-sanitize test-deploy package install-sh test-package fuzz demo bench clean
 
 all: build
 
@@ -83,6 +83,17 @@ package: build
 	        -DLP_INSTALLER_VERSION=$$(sed -n 's/^project(loadpilot VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt) \
 	        -P cmake/package.cmake; \
 	fi
+
+# install.sh at the root of the repository: scripts/install.sh published at the GitHub
+# release of this version, which is what the one-liner of the README and docs/install.md
+# fetches (curl -fsSL https://raw.githubusercontent.com/VladislavAkulich/loadpilot/main/install.sh | sh).
+# Written again here when scripts/install.sh or the version changes (ctest -L package
+# checks that it is current); the release must carry both .deb files of `make package`.
+LOADPILOT_VERSION = $(shell sed -n 's/^project.loadpilot VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+LOADPILOT_RELEASE_URL ?= https://github.com/VladislavAkulich/loadpilot/releases/download/v$(LOADPILOT_VERSION)
+install-sh:
+	cmake -DLP_INSTALLER_URL="$(LOADPILOT_RELEASE_URL)" -DLP_INSTALLER_IN=scripts/install.sh \
+	      -DLP_INSTALLER_OUT=install.sh -DLP_INSTALLER_VERSION=$(LOADPILOT_VERSION) -P cmake/package.cmake
 
 # Both packages installed into a fresh Debian 12 root and used there (docs/install.md):
 # the agent against a coordinator outside the root, the CLI, install.sh, the systemd unit.

@@ -120,3 +120,27 @@ def test_a_system_that_is_not_debian_is_named_and_refused(tmp_path):
     assert p.returncode == 3, p.stderr
     assert "this is not a Debian system (Fedora Linux 39 (Workstation Edition)): the LoadPilot packages are for Debian 12" in p.stderr
     assert "see docs/install.md" in p.stderr
+
+
+RELEASE = f"https://github.com/VladislavAkulich/loadpilot/releases/download/v{VERSION}"
+
+
+def test_the_root_install_sh_is_scripts_install_sh_published_at_this_versions_release(tmp_path):
+    # What `curl -fsSL https://raw.githubusercontent.com/VladislavAkulich/loadpilot/main/install.sh | sh`
+    # fetches: it must be this checkout's installer, for this version (make install-sh writes it).
+    fresh = tmp_path / "install.sh"
+    subprocess.run(["cmake", f"-DLP_INSTALLER_URL={RELEASE}", f"-DLP_INSTALLER_IN={SCRIPT}",
+                    f"-DLP_INSTALLER_OUT={fresh}", f"-DLP_INSTALLER_VERSION={VERSION}",
+                    "-P", str(SRC / "cmake" / "package.cmake")], check=True, capture_output=True, timeout=60)
+
+    assert (SRC / "install.sh").read_text() == fresh.read_text(), \
+        "install.sh at the root is stale: run `make install-sh` and commit it"
+
+
+def test_the_root_install_sh_piped_into_sh_installs_the_agent_of_the_github_release():
+    for extra, package in (([], "loadpilot-agent"), (["--cli"], "loadpilot")):
+        p = run(["-s", "--", "--dry-run", *extra], stdin=(SRC / "install.sh").read_text(), script="")
+
+        assert p.returncode == 0, p.stderr
+        assert f"would download {RELEASE}/{package}_{VERSION}_amd64.deb" in p.stdout
+        assert "would build" not in p.stdout
