@@ -275,6 +275,8 @@ io_uring_sqe* sqe_or_flush(Probe& p, io_uring& ring) {
   if (sqe == nullptr) {
     ++p.syscalls;
     io_uring_submit(&ring);
+    // SQPOLL: the kernel thread consumes the ring when it runs, not during the submit.
+    if (p.opt.mode == "uring-sqpoll") io_uring_sqring_wait(&ring);
     sqe = io_uring_get_sqe(&ring);
     if (sqe == nullptr) die("io_uring_get_sqe", EBUSY);
   }

@@ -8,8 +8,9 @@
 #
 # Knobs (environment):
 #   RATES="2000 10000 20000"  ROUNDS=3  DURATION=5  CONNS=64
-#   MODES="epoll uring epoll+ahead uring+ahead uring-sqpoll"
+#   MODES="epoll uring uring-single epoll+ahead uring+ahead uring-sqpoll"
 #        (+ahead: --ahead-us $AHEAD_US, default 100; uring-single: --recv single)
+#        a run that fails is listed as FAILED in the table; the others go on
 #   AHEAD_US=100  JSON=out.json (every run's figures; default: none)
 # Needs: g++, liburing-dev, nginx, perf (linux-perf), taskset, /usr/bin/python3, 2 CPUs.
 # Loopback only; every run is bounded (`timeout`); nginx is stopped by its pid.
@@ -37,7 +38,7 @@ rounds = int(os.environ.get("ROUNDS", "3"))
 duration = float(os.environ.get("DURATION", "5"))
 conns = os.environ.get("CONNS", "64")
 ahead = os.environ.get("AHEAD_US", "100")
-modes = os.environ.get("MODES", "epoll uring epoll+ahead uring+ahead uring-sqpoll").split()
+modes = os.environ.get("MODES", "epoll uring uring-single epoll+ahead uring+ahead uring-sqpoll").split()
 TOOL_CPU = 1
 
 def probe_args(mode: str) -> list[str]:
@@ -58,8 +59,9 @@ def run(mode: str, rate: float, port: int, tmp: pathlib.Path) -> dict:
     before, busy0 = served(port), cpu_busy_secs(TOOL_CPU)
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30)
     busy1, after = cpu_busy_secs(TOOL_CPU), served(port)
-    if not p.stdout.strip():
-        raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr[-800:]}")
+    if not p.stdout.strip():   # recorded as a failed run; the table says so
+        print(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr[-800:]}", file=sys.stderr, flush=True)
+        return {"label": mode, "rate": rate, "failed": p.stderr.strip()[-200:]}
     r = json.loads(p.stdout)
     r.update(label=mode, nginx=after - before - 1, task_clock_ms=task_clock_ms(stat),
              cpu1_busy_s=busy1 - busy0, load1=load, exit=p.returncode)
@@ -97,7 +99,12 @@ print(f"| rate | mode | sent = responses = nginx | syscalls/req | context switch
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 for rate in rates:
     for mode in modes:
-        rs = [r for r in runs if r["rate"] == rate and r["label"] == mode]
+        failed = [r for r in runs if r["rate"] == rate and r["label"] == mode and "failed" in r]
+        rs = [r for r in runs if r["rate"] == rate and r["label"] == mode and "failed" not in r]
+        if failed:
+            print(f"| {rate:,.0f} | {mode} | {len(failed)} run(s) FAILED: {failed[0]['failed']} | | | | | | | | |")
+        if not rs:
+            continue
         ok = all(r["count_ok"] for r in rs)
         counts = "yes" if ok else "NO: " + ", ".join(f"{r['sent']}/{r['responses']}/{r['nginx']}" for r in rs)
         us = [r["us_per_req"] for r in rs]
