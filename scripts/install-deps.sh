@@ -31,6 +31,7 @@ TEST_PKGS=(
 BENCH_PKGS=(
   wrk hey python3-locust util-linux   # peers and taskset
   linux-perf                          # perf stat -e task-clock (bench/fixed_rate.py)
+  liburing-dev                        # bench/uring_probe.sh: the io_uring fixed-rate probe
 )
 # make test-deploy (LOADPILOT_DEPLOY_DEPS=1): the images built and run for real
 DEPLOY_PKGS=(
