@@ -149,7 +149,9 @@ ExitCode run_plan_here(const python::ScenarioInfo& scenario, const core::Plan& p
   if (result->final_snapshot.stopped && result->final_snapshot.iterations == 0) {
     // Stopped before a single iteration went out (Ctrl+C during on_start, say): a run
     // that never happened must not read as a pass. As a run on agents does.
-    std::fprintf(stderr, "stopped before the load started: nothing was sent\n");
+    std::string setup;
+    if (end.setup) setup = " (on_start/on_stop made " + std::to_string(end.setup->requests) + " setup requests)";
+    std::fprintf(stderr, "stopped before the load started: no iteration was sent%s\n", setup.c_str());
     return ExitCode::CannotStart;
   }
   end.final = result->final_snapshot;

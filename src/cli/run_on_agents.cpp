@@ -96,7 +96,7 @@ std::optional<ExitCode> fill_preauth_pool(const python::ScenarioInfo& scenario, 
   pool = std::move(*started);
   if (pool.stopped_early()) {
     pool.stop();
-    std::fprintf(stderr, "stopped during on_start of the pre-auth pool: no agent was given the plan, nothing was sent\n");
+    std::fprintf(stderr, "stopped during on_start of the pre-auth pool: no agent was given the plan, no iteration was sent\n");
     return ExitCode::CannotStart;  // nothing ran: never a pass
   }
   auto captured = pool.capture();
@@ -257,7 +257,7 @@ ExitCode run_on_agents(const python::ScenarioInfo& scenario, core::Plan plan, co
     if (stop_requested().load()) {
       // Nothing ran: a run that never happened must not read as a pass (a CI job's
       // SIGTERM during the wait for agents, say). As --coordinator-url does.
-      std::fprintf(stderr, "stopped before the load started: no agent was given the plan, nothing was sent\n");
+      std::fprintf(stderr, "stopped before the load started: no agent was given the plan, no iteration was sent\n");
       return ExitCode::CannotStart;
     }
     print_error(result.error());

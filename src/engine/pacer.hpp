@@ -6,7 +6,9 @@
 //
 // Latency is measured from the due time take() returns, never from when the iteration
 // was sent: a generator that falls behind shows in the latency figures (no coordinated
-// omission) and in late / dropped, never quietly.
+// omission) and in late / dropped, never quietly. (The one exception runs the other
+// way: an iteration the static worker sends ahead of its due time, by at most
+// Worker::kSendAhead, is timed from its send, since it cannot be answered before.)
 //
 // Distributed mode adds a lease: an agent may fire only iterations due before the time
 // its coordinator last vouched for. The lease is one time compared where the next due

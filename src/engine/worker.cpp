@@ -460,6 +460,9 @@ void Worker::end() {
 
 void Worker::dispatch(Clock::time_point now) noexcept {
   if (in_dispatch_ || phase_ != Phase::Sending) return;  // in_dispatch_: a callback inside launch()
+  // A stop or the lease's end takes effect at the next turn(); a batch of responses read
+  // before it (poll, on_response) sends nothing meanwhile.
+  if (now >= lease_end_ || stop_level_.load(std::memory_order_relaxed) != 0) return;
   in_dispatch_ = true;
   starved_ = false;
   const std::size_t users = plan_.vuser_count();
@@ -491,9 +494,11 @@ void Worker::dispatch(Clock::time_point now) noexcept {
     const Clock::time_point sent = time_.now();
     // The start, moved by the first send's lateness (sent ahead: on time).
     if (!began_) began_ = start_ + std::max(sent - due, Clock::duration::zero());
-    stats_.send_lag.record(us_between(due, sent));  // 0 when sent ahead: not late
+    // `now` is never ahead of the clock (the turn's or the batch's reading), so sent -
+    // due >= -kSendAhead: nothing goes more than the bound early.
     if (sent >= due) {
       it.intended = due;
+      stats_.send_lag.record(us_between(due, sent));
     } else {
       it.intended = sent;  // its wait starts when it is sent
       stats_.send_early.record(us_between(sent, due));

@@ -174,7 +174,7 @@ class Worker final : public http::ConnectionObserver {
     std::uint32_t task = 0;
     std::uint32_t call = 0;     ///< index into variant->calls
     bool retried = false;       ///< a retryable failure gets one fresh connection
-    Clock::time_point intended; ///< due time of the call (latency is measured from it)
+    Clock::time_point intended; ///< due time of the call, or its send if sent ahead (latency is measured from it)
   };
 
   struct Lane {

@@ -85,10 +85,10 @@ struct Snapshot {
   std::string phase;           ///< ramp_up | steady | ramp_down | draining | done
   bool stopped = false;        ///< stopped early (SIGINT / SIGTERM) rather than at the profile's end
   IntervalSnapshot interval;   ///< since the previous snapshot
-  LatencySummary latency;      ///< from due time, every response and timeout (what users feel)
+  LatencySummary latency;      ///< from due time (or the send, if ahead), every response and timeout (what users feel)
   LatencySummary success;      ///< the same, successful responses only
   LatencySummary service;      ///< from the write (what the server took), responses only
-  LatencySummary send_lag;     ///< from due time to send (0 if sent ahead), per iteration (RunStats::send_lag)
+  LatencySummary send_lag;     ///< from due time to send, per iteration sent on time or late (RunStats::send_lag)
   LatencySummary send_early;   ///< how early, per iteration sent ahead of its due time (RunStats::send_early)
   std::array<std::uint64_t, kErrorKindCount> errors_by_kind{};
   std::uint64_t errors_without_request = 0;  ///< see TaskStats::errors_without_request

@@ -99,13 +99,13 @@ struct RunStats {
   std::uint64_t in_flight = 0;   ///< requests on the wire at the time of the copy
   std::uint64_t connections = 0; ///< open connections at the time of the copy
   /// Send lag, µs: from each iteration's due time to the moment its first request was
-  /// handed to the socket (the write, or the connect of a new connection); 0 for one
-  /// sent ahead of its due time. A sample per iteration sent: how exactly the generator
-  /// keeps its schedule. Engine threads only (Python mode and agents' wire stats leave
-  /// it empty).
+  /// handed to the socket (the write, or the connect of a new connection), for every
+  /// iteration sent at or after its due time: how exactly the generator keeps its
+  /// schedule. Engine threads only (Python mode and agents' wire stats leave it empty).
   Histogram send_lag;
   /// How early, µs, for each iteration sent ahead of its due time (by at most
-  /// engine::Worker::kSendAhead, 100 µs, sharing an earlier one's wake-up).
+  /// engine::Worker::kSendAhead, 100 µs, sharing an earlier one's wake-up). This count
+  /// plus send_lag's is every iteration the engine threads sent.
   Histogram send_early;
 
   explicit RunStats(std::size_t task_count = 0) : tasks(task_count) {}

@@ -68,7 +68,6 @@ ResultsInput finished_run() {
   return in;
 }
 
-// A fresh directory under the system temp dir, removed with everything in it.
 TEST(ResultsJson, HasEveryTopLevelKey) {
   const auto doc = json::parse(results_json(finished_run()));
 

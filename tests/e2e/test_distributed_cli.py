@@ -312,7 +312,7 @@ class Slow(VUser):
 
     assert note.startswith("note: pre-auth pool: on_start runs here for 5 virtual users"), note + err
     assert process.returncode == 3, rest + err  # nothing ran: never a pass
-    assert "stopped during on_start of the pre-auth pool: no agent was given the plan, nothing was sent" in err
+    assert "stopped during on_start of the pre-auth pool: no agent was given the plan, no iteration was sent" in err
     by_path = target.stats()["by_path"]
     assert by_path == {"/delay/2000": 1, "/status/299": 1}  # the first user alone, then its on_stop
     assert leftover_agents() == []
@@ -466,7 +466,7 @@ def test_ctrl_c_while_waiting_for_agents_stops_without_load_and_runs_on_stop(tar
 
     assert "waiting for agents: 0/2" in seen, seen + err
     assert process.returncode == 3, rest + err  # nothing ran: never a pass
-    assert "stopped before the load started: no agent was given the plan, nothing was sent" in err
+    assert "stopped before the load started: no agent was given the plan, no iteration was sent" in err
     stats = target.stats()
     assert stats["by_path"]["/auth/login"] == 2 and stats["by_method"]["DELETE"] == 1
     assert stats["by_method"].get("GET", 0) == 0

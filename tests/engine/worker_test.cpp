@@ -257,7 +257,7 @@ TEST(Worker, ATurnAlsoSendsWhatIsDueWithinTheSendAheadBound) {
   worker.turn(start);  // due at 0 µs; 50 and 100 µs are within kSendAhead
 
   EXPECT_EQ(worker.stats().iterations, 3u);
-  EXPECT_EQ(worker.stats().send_lag.count(), 3u);  // none late: the one due now on time, two ahead
+  EXPECT_EQ(worker.stats().send_lag.count(), 1u);  // the one due now, on time
   EXPECT_EQ(worker.stats().send_lag.max_us(), 0u);
   EXPECT_EQ(worker.stats().send_early.count(), 2u);
   EXPECT_EQ(worker.stats().send_early.min_us(), 50u);
@@ -300,10 +300,35 @@ TEST(Worker, SendsNothingMoreThanTheBoundAhead) {
   worker.turn(start);
   ASSERT_TRUE(pump(worker, [&] { return worker.in_flight() == 0; }));
 
-  worker.turn(start + 99us);  // the next is due at 200 µs: 101 µs ahead, not sent yet
+  clock.set(start + 99us);
+  worker.turn(clock.now());  // the next is due at 200 µs: 101 µs ahead, not sent yet
 
   EXPECT_EQ(worker.stats().iterations, 1u);
-  EXPECT_EQ(worker.wake_at(start + 99us), start + 200us);
+  EXPECT_EQ(worker.wake_at(clock.now()), start + 200us);
+}
+
+TEST(Worker, SendsNothingAheadThatIsDueAtOrAfterTheLease) {
+  testing::LoopbackServer server([](const std::string&) { return std::string(kOk); });
+  auto plan = compile_plan(plan_for(server.url(), 10'000, 10));  // one due every 100 µs
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  FakeClock clock;
+  WorkerConfig config;
+  config.max_connections = 4;
+  config.lease_secs = 0.000'150;  // an agent's lease: what is due from 150 µs on is not ours yet
+  Worker worker(**plan, config, TimeSource(clock));
+  const auto start = clock.now();
+  worker.begin(start);
+  worker.turn(start);  // 0 and, ahead, 100 µs
+  ASSERT_EQ(worker.stats().iterations, 2u);
+
+  clock.set(start + 120us);  // 200 µs is within kSendAhead, but beyond the lease
+  worker.turn(clock.now());
+
+  EXPECT_EQ(worker.stats().iterations, 2u);
+  worker.set_lease(1.0);  // renewed: it goes at the next turn, still ahead of its due time
+  worker.turn(clock.now());
+  EXPECT_EQ(worker.stats().iterations, 3u);
+  EXPECT_EQ(worker.stats().send_early.max_us(), 100u);
 }
 
 }  // namespace

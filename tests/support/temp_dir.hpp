@@ -2,9 +2,8 @@
 // A private directory under the system's temp dir for one test, removed with
 // everything in it when the test ends, and the two file helpers tests use with it.
 
-#include <unistd.h>
-
 #include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -30,7 +29,8 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   const std::filesystem::path& path() const { return path_; }
-  /// Writes `content` to `name` in the directory; returns the file's path.
+  /// Writes `content` to `name` in the directory; returns the file's path. A name in a
+  /// directory that does not exist writes nothing: the path of a file that is not there.
   std::string write(const std::string& name, const std::string& content) const {
     const auto file = path_ / name;
     std::ofstream(file) << content;
