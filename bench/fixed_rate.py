@@ -9,8 +9,8 @@
 For every run: CPU from `perf stat -e task-clock` (the tool's threads, user + kernel),
 the tool pinned to CPU 1 and nginx to CPU 0 (taskset), nginx's stub_status count
 before and after (the count that matters), the tool's own count and latency
-percentiles, LoadPilot's send lag (due time -> handed to the socket; 0 for an iteration
-sent ahead of its due time) and how many it sent ahead (by at most 100 µs), the busy time of
+percentiles, LoadPilot's send lag (due time -> handed to the socket, for the iterations
+sent on time or late) and how many it sent ahead (by at most 100 µs), the busy time of
 the tool's CPU from /proc/stat (whatever ran there, interrupts included: work that
 task-clock does not charge to the tool shows here) and the load average. The rounds
 alternate LoadPilot and hey at each rate so background noise hits both alike; the
@@ -98,7 +98,7 @@ def run_one(tool: str, rate: float, args, port: int, tmp: pathlib.Path) -> dict:
                  lag_max_us=lag.get("max_ms", 0) * 1000, lag_count=lag.get("count", 0))
         # Sent ahead of their due time (sharing an earlier send's wake-up): how many, how early.
         early = final.get("send_early", {})
-        r.update(early_share=early.get("count", 0) / max(1, lag.get("count", 0)),
+        r.update(early_share=early.get("count", 0) / max(1, early.get("count", 0) + lag.get("count", 0)),
                  early_max_us=early.get("max_ms", 0) * 1000)
     else:
         r.update(parse_hey(p.stdout))
